@@ -1,0 +1,39 @@
+# The two commands of the README: `make demo` and `make test`. The virtual environment is made on
+# first use. snmpsim gets its own venv from the system Python (it drops privileges when run as root,
+# and the dropped user must be able to read its interpreter; see docs/testing.md).
+PYTHON ?= python3
+SYSTEM_PYTHON ?= /usr/bin/python3
+VENV ?= .venv
+SNMPSIM_VENV ?= .venv-snmpsim
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint install snmpsim clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+$(SNMPSIM_VENV)/.installed:
+	$(SYSTEM_PYTHON) -m venv $(SNMPSIM_VENV)
+	$(SNMPSIM_VENV)/bin/pip install -q snmpsim==1.2.2 pysmi cryptography
+	chmod -R a+rX $(SNMPSIM_VENV)
+	touch $@
+
+install: $(VENV)/.installed
+
+snmpsim: $(SNMPSIM_VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/avfleet demo
+
+test: $(VENV)/.installed $(SNMPSIM_VENV)/.installed
+	$(VENV)/bin/ruff check avfleet tests benchmarks
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check avfleet tests benchmarks
+
+clean:
+	rm -rf $(VENV) $(SNMPSIM_VENV) .pytest_cache .ruff_cache

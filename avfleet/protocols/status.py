@@ -1,0 +1,127 @@
+"""The normalized device status of DESIGN.md, shared by every poller and the MQTT contract.
+
+Field names are part of the contract: `avfleet probe --json` prints exactly this object and the
+agent publishes it on `dev/{device_id}/state`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Kind(StrEnum):
+    projector = "projector"
+    display = "display"
+    pdu = "pdu"
+    other = "other"
+
+
+class Protocol(StrEnum):
+    pjlink = "pjlink"
+    snmp = "snmp"
+
+
+class Availability(StrEnum):
+    online = "online"
+    unreachable = "unreachable"
+    auth_failed = "auth_failed"
+    error = "error"  # answered, but not understood
+
+
+class Power(StrEnum):
+    on = "on"
+    standby = "standby"
+    warming = "warming"
+    cooling = "cooling"
+    unknown = "unknown"
+
+
+class FaultLevel(StrEnum):
+    ok = "ok"
+    warning = "warning"
+    error = "error"
+    unknown = "unknown"
+
+
+FAULT_COMPONENTS = ("fan", "lamp", "temperature", "cover", "filter", "other")
+
+
+class Faults(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fan: FaultLevel = FaultLevel.unknown
+    lamp: FaultLevel = FaultLevel.unknown
+    temperature: FaultLevel = FaultLevel.unknown
+    cover: FaultLevel = FaultLevel.unknown
+    filter: FaultLevel = FaultLevel.unknown
+    other: FaultLevel = FaultLevel.unknown
+
+    def active(self) -> dict[str, FaultLevel]:
+        """Components at warning or error."""
+        return {
+            name: level
+            for name in FAULT_COMPONENTS
+            if (level := getattr(self, name)) in (FaultLevel.warning, FaultLevel.error)
+        }
+
+
+class Lamp(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hours: int = Field(ge=0)
+    on: bool
+
+
+class Outlet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    index: int
+    name: str | None = None
+    power_w: float | None = None
+    energy_wh: float | None = None
+    on: bool | None = None
+
+
+class Identity(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    manufacturer: str | None = None
+    model: str | None = None
+    serial: str | None = None
+    firmware: str | None = None
+    name: str | None = None
+    mac: str | None = None
+    pjlink_class: str | None = None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DeviceStatus(BaseModel):
+    """One poll's result, whatever the protocol."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: str
+    kind: Kind
+    protocol: Protocol
+    availability: Availability
+    power: Power = Power.unknown
+    faults: Faults = Field(default_factory=Faults)
+    lamps: list[Lamp] = Field(default_factory=list)
+    filter_hours: int | None = None
+    input: str | None = None
+    av_mute: bool | None = None
+    power_w: float | None = None
+    outlets: list[Outlet] = Field(default_factory=list)
+    identity: Identity = Field(default_factory=Identity)
+    observed_at: datetime = Field(default_factory=utc_now)
+    detail: str | None = None
+
+    def comparable(self) -> dict:
+        """The status without its timestamp: two polls that compare equal here are 'no change'."""
+        return self.model_dump(mode="json", exclude={"observed_at"})
