@@ -83,7 +83,7 @@ class PJLinkSession:
             where = f"{self.host}:{self.port}"
             raise PJLinkTimeout(f"no TCP connection to {where} within {self.connect_timeout:g} s") from None
         except OSError as exc:
-            reason = exc.strerror or exc.__class__.__name__
+            reason = "connection refused" if isinstance(exc, ConnectionRefusedError) else (exc.strerror or repr(exc))
             raise PJLinkUnreachable(f"cannot connect to {self.host}:{self.port}: {reason}") from None
         self.connects += 1
         self._framer = LineFramer()
