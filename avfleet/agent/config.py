@@ -1,0 +1,482 @@
+"""The agent's configuration: a versioned YAML file, validated completely before anything starts.
+
+`load_config(path)` reads the file with ruamel.yaml (which keeps line numbers), validates it with the
+pydantic models below and raises `ConfigError` listing every problem as `file:line: field: message`,
+with the closest known key when a key is misspelt. Secrets (device and broker passwords) come from
+files or environment variables named in the config and are read during validation, so a missing
+secret is a config error too, never a failure after the agent went on the network.
+
+The models can be built from Python as well (the demo does): `AgentConfig.model_validate({...})`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from avfleet.protocols.device_url import DeviceTarget, DeviceUrlError, PJLinkTarget, SnmpTarget, parse_device_url
+from avfleet.protocols.mqtt.payloads import AgentId, ConfiguredDevice, DeviceId, Site
+from avfleet.protocols.status import Kind
+
+CONFIG_VERSION = 1
+DEFAULT_MQTT_PORT = 1883
+DEFAULT_MQTTS_PORT = 8883
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `issues` holds one line per problem. Exit code 2."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    source: str
+    line: int | None
+    field: str
+    message: str
+    suggestion: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        hint = f" (did you mean '{self.suggestion}'?)" if self.suggestion else ""
+        return f"{where}: {self.field}: {self.message}{hint}"
+
+
+def _read_secret(info: ValidationInfo, file: Path | None, env: str | None, what: str) -> str | None:
+    """The secret from a file (first line, relative to the config file) or an environment variable."""
+    if file is not None and env is not None:
+        raise ValueError(f"give either {what}_file or {what}_env, not both")
+    if file is not None:
+        base = Path((info.context or {}).get("base_dir", "."))
+        path = file if file.is_absolute() else base / file
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"cannot read {what}_file {str(path)!r}: {exc.strerror or exc}") from None
+        value = text.splitlines()[0].strip() if text.strip() else ""
+        if not value:
+            raise ValueError(f"{what}_file {str(path)!r} is empty")
+        return value
+    if env is not None:
+        environ = (info.context or {}).get("environ", os.environ)
+        value = environ.get(env)
+        if not value:
+            raise ValueError(f"environment variable {env} ({what}_env) is not set or empty")
+        return value
+    return None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class TlsConfig(_Strict):
+    ca: Path | None = None  # CA bundle that signed the broker's certificate; None = system store
+    cert: Path | None = None  # client certificate for mutual TLS (CN = agent id)
+    key: Path | None = None
+
+    @model_validator(mode="after")
+    def _files_exist(self, info: ValidationInfo) -> TlsConfig:
+        base = Path((info.context or {}).get("base_dir", "."))
+        for name in ("ca", "cert", "key"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            path = value if value.is_absolute() else base / value
+            if not path.is_file():
+                raise ValueError(f"tls.{name} file {str(path)!r} does not exist")
+            setattr(self, name, path)
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("tls.cert and tls.key go together")
+        return self
+
+
+class BrokerConfig(_Strict):
+    url: str | None = None  # mqtt://HOST[:PORT] or mqtts://HOST[:PORT]
+    discover: bool = False  # find the broker by mDNS (_mqtt._tcp) when no url is given or as a fallback
+    username: str | None = None  # defaults to the agent id (client id = username = agent id)
+    password_file: Path | None = None
+    password_env: str | None = None
+    tls: TlsConfig | None = None
+    protocol: Literal["auto", "5", "3.1.1"] = "auto"
+    keepalive_s: int = Field(30, ge=5, le=3600)
+    session_expiry_s: int = Field(3600, ge=0)  # keeps commands queued for the agent over short outages
+    reconnect_min_s: float = Field(1.0, gt=0)
+    reconnect_max_s: float = Field(60.0, gt=0)
+    inflight_window: int = Field(100, ge=1, le=1000)  # unacked QoS 1 messages in flight (mqtt.md §1.5)
+    _password: SecretStr | None = PrivateAttr(default=None)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise ValueError(f"broker url must start with mqtt:// or mqtts://, not {parts.scheme or 'nothing'}://")
+        if not parts.hostname:
+            raise ValueError("broker url has no host (write mqtt://HOST[:PORT])")
+        try:
+            _ = parts.port
+        except ValueError:
+            raise ValueError("broker url port is not a number between 0 and 65535") from None
+        if parts.username or parts.password:
+            raise ValueError("put broker credentials in username and password_file, not in the url")
+        if parts.path not in ("", "/"):
+            raise ValueError("broker url takes no path")
+        return value
+
+    @model_validator(mode="after")
+    def _resolve(self, info: ValidationInfo) -> BrokerConfig:
+        if self.url is None and not self.discover:
+            raise ValueError("give broker.url, or set broker.discover: true to find it by mDNS")
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must not be below reconnect_min_s")
+        secret = _read_secret(info, self.password_file, self.password_env, "password")
+        self._password = SecretStr(secret) if secret is not None else None
+        return self
+
+    @property
+    def password(self) -> str | None:
+        return self._password.get_secret_value() if self._password else None
+
+    @property
+    def tls_enabled(self) -> bool:
+        return self.tls is not None or (self.url is not None and self.url.startswith("mqtts://"))
+
+    def host_port(self) -> tuple[str, int]:
+        if self.url is None:
+            raise ValueError("no broker url (it is discovered by mDNS)")
+        parts = urlsplit(self.url)
+        default = DEFAULT_MQTTS_PORT if parts.scheme == "mqtts" else DEFAULT_MQTT_PORT
+        return parts.hostname or "", parts.port or default
+
+
+class DeviceConfig(_Strict):
+    id: DeviceId
+    url: str
+    profile: str | None = None
+    kind: Kind | None = None
+    poll_interval_s: float | None = Field(None, gt=0)  # None: polling.interval_s
+    # PJLink password, or SNMP community (v1/v2c); overrides what the URL holds.
+    password_file: Path | None = None
+    password_env: str | None = None
+    # SNMPv3 keys, overriding auth_key / priv_key of the URL.
+    auth_key_file: Path | None = None
+    auth_key_env: str | None = None
+    priv_key_file: Path | None = None
+    priv_key_env: str | None = None
+    # PDUs: outlet index → id of the device it feeds; the agent never cuts an outlet whose
+    # projector is on or cooling.
+    feeds: dict[int, DeviceId] = Field(default_factory=dict)
+    _target: DeviceTarget | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _resolve(self, info: ValidationInfo) -> DeviceConfig:
+        try:
+            target = parse_device_url(self.url, self.profile)
+        except DeviceUrlError as exc:
+            raise ValueError(f"url: {exc}") from None
+        password = _read_secret(info, self.password_file, self.password_env, "password")
+        auth_key = _read_secret(info, self.auth_key_file, self.auth_key_env, "auth_key")
+        priv_key = _read_secret(info, self.priv_key_file, self.priv_key_env, "priv_key")
+        if isinstance(target, PJLinkTarget):
+            if auth_key or priv_key:
+                raise ValueError("auth_key/priv_key are SNMPv3 settings; this is a pjlink:// device")
+            if password is not None:
+                if target.password:
+                    raise ValueError("the url already holds a password; remove it or drop password_file/_env")
+                target = dataclasses.replace(target, password=password)
+            if self.feeds:
+                raise ValueError("feeds is only for PDUs (snmp:// devices with outlets)")
+        elif isinstance(target, SnmpTarget):
+            if password is not None:
+                if target.v3 is not None:
+                    raise ValueError("an SNMPv3 device takes auth_key/priv_key, not password (community)")
+                target = dataclasses.replace(target, community=password)
+            if auth_key or priv_key:
+                if target.v3 is None:
+                    raise ValueError("auth_key/priv_key need an SNMPv3 url (snmp://USER@HOST?auth=SHA&priv=AES)")
+                creds = dataclasses.replace(
+                    target.v3,
+                    auth_key=auth_key or target.v3.auth_key,
+                    priv_key=priv_key or target.v3.priv_key,
+                )
+                target = dataclasses.replace(target, v3=creds)
+        self._target = target
+        return self
+
+    @property
+    def target(self) -> DeviceTarget:
+        if self._target is None:  # pragma: no cover - set by the validator
+            raise RuntimeError("device config was not validated")
+        return self._target
+
+    def describe(self) -> ConfiguredDevice:
+        """The device as the birth message lists it: no secrets."""
+        target = self.target
+        return ConfiguredDevice(
+            id=self.id,
+            protocol=target.scheme,
+            kind=self.kind,
+            host=target.host,
+            port=target.port,
+            profile=self.profile or getattr(target, "profile", None),
+        )
+
+
+class PollingConfig(_Strict):
+    interval_s: float = Field(30.0, gt=0)
+    jitter: float = Field(0.1, ge=0, le=0.5)  # each wait is interval × (1 ± jitter)
+    failure_threshold: int = Field(3, ge=1)  # consecutive failed polls before a device is unreachable
+    max_backoff_s: float = Field(300.0, gt=0)  # slowest polling of an unreachable device
+    heartbeat_s: float = Field(300.0, gt=0)  # a state is published at least this often per device
+
+
+class DiscoveryConfig(_Strict):
+    enabled: bool = False  # periodic discovery of projectors on the LAN (reported in logs and `avfleet discover`)
+    pjlink_search: bool = True  # PJLink Class 2 UDP search (SRCH) on broadcast
+    mdns: bool = True  # mDNS browsing (_pjlink._tcp and similar)
+    notifications: bool = True  # listen for PJLink Class 2 notifications; each one triggers a poll of its device
+    notification_port: int = Field(4352, ge=0, le=65535)  # 0 = any free port (tests)
+    bind: str = "0.0.0.0"
+    interval_s: float = Field(3600.0, gt=0)
+    timeout_s: float = Field(5.0, gt=0)
+
+
+class OutboxConfig(_Strict):
+    path: Path | None = None  # default: $STATE_DIRECTORY/outbox.sqlite, else ./avfleet-<agent_id>.outbox.sqlite
+    max_messages: int = Field(100_000, ge=10)  # bound; the oldest are dropped (and counted) beyond it
+    commit_interval_s: float = Field(0.5, gt=0, le=60)  # batched commits spare the SD card
+    commit_batch: int = Field(500, ge=1)
+
+
+class HealthConfig(_Strict):
+    interval_s: float = Field(60.0, gt=0)
+
+
+class CommandsConfig(_Strict):
+    retry_interval_s: float = Field(2.0, gt=0)  # while a projector warms up or cools down
+    seen_ids_kept: int = Field(10_000, ge=100)  # command ids remembered to run each once
+
+
+class AgentConfig(_Strict):
+    version: int
+    agent_id: AgentId
+    site: Site
+    broker: BrokerConfig
+    devices: list[DeviceConfig] = Field(default_factory=list)
+    polling: PollingConfig = Field(default_factory=PollingConfig)
+    discovery: DiscoveryConfig = Field(default_factory=DiscoveryConfig)
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
+    commands: CommandsConfig = Field(default_factory=CommandsConfig)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    _source: Path | None = PrivateAttr(default=None)
+
+    @field_validator("version")
+    @classmethod
+    def _check_version(cls, value: int) -> int:
+        if value != CONFIG_VERSION:
+            raise ValueError(f"config version {value} is not supported; this agent reads version {CONFIG_VERSION}")
+        return value
+
+    @field_validator("devices")
+    @classmethod
+    def _unique_ids(cls, devices: list[DeviceConfig]) -> list[DeviceConfig]:
+        seen: set[str] = set()
+        for device in devices:
+            if device.id in seen:
+                raise ValueError(f"device id {device.id!r} appears twice; ids must be unique")
+            seen.add(device.id)
+        return devices
+
+    @model_validator(mode="after")
+    def _check_feeds(self) -> AgentConfig:
+        ids = {d.id for d in self.devices}
+        for device in self.devices:
+            for index, fed in device.feeds.items():
+                if fed not in ids:
+                    raise ValueError(f"device {device.id!r} feeds outlet {index} to unknown device {fed!r}")
+        return self
+
+    def poll_interval(self, device: DeviceConfig) -> float:
+        return device.poll_interval_s or self.polling.interval_s
+
+    def outbox_path(self) -> Path:
+        if self.outbox.path is not None:
+            path = self.outbox.path
+            if not path.is_absolute() and self._source is not None:
+                path = self._source.parent / path
+            return path
+        state_dir = os.environ.get("STATE_DIRECTORY")
+        if state_dir:
+            return Path(state_dir.split(":")[0]) / "outbox.sqlite"
+        return Path(f"avfleet-{self.agent_id}.outbox.sqlite")
+
+    def device(self, device_id: str) -> DeviceConfig | None:
+        return next((d for d in self.devices if d.id == device_id), None)
+
+
+# ---- loading YAML with line numbers ------------------------------------------------------------
+
+
+def load_config(path: str | Path, *, environ: dict[str, str] | None = None) -> AgentConfig:
+    """Read and validate a config file; raise ConfigError naming file, line and field of each problem."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([ConfigIssue(source, None, "(file)", "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([ConfigIssue(source, None, "(file)", f"cannot read: {exc}")]) from None
+    config = parse_config_text(text, source=source, base_dir=path.resolve().parent, environ=environ)
+    config._source = path.resolve()
+    return config
+
+
+def parse_config_text(
+    text: str,
+    *,
+    source: str = "<config>",
+    base_dir: Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> AgentConfig:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    try:
+        data = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        raise ConfigError([ConfigIssue(source, line, "(yaml)", f"not valid YAML: {problem}")]) from None
+    except YAMLError as exc:
+        raise ConfigError([ConfigIssue(source, None, "(yaml)", f"not valid YAML: {exc}")]) from None
+    if data is None:
+        raise ConfigError([ConfigIssue(source, 1, "(file)", "the file is empty; see firmware_configs/agents/")])
+    if not isinstance(data, dict):
+        raise ConfigError(
+            [ConfigIssue(source, 1, "(file)", f"the top level must be a mapping of keys, not a {type(data).__name__}")]
+        )
+    if "version" not in data:
+        raise ConfigError([ConfigIssue(source, 1, "version", f"missing; write 'version: {CONFIG_VERSION}' first")])
+    context = {"base_dir": str(base_dir or Path.cwd()), "environ": environ if environ is not None else os.environ}
+    try:
+        return AgentConfig.model_validate(_plain(data), context=context)
+    except ValidationError as exc:
+        raise ConfigError(_issues(exc, data, source)) from None
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's commented containers as plain dicts and lists (pydantic needs no YAML types)."""
+    if isinstance(node, dict):
+        return {str(k) if not isinstance(k, int | bool) else k: _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def _issues(exc: ValidationError, data: Any, source: str) -> list[ConfigIssue]:
+    issues = []
+    for err in exc.errors(include_url=False):
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
+        line = _line_of(data, loc)
+        field = _dotted(loc) or "(top level)"
+        message = str(err["msg"]).removeprefix("Value error, ")
+        suggestion = None
+        if err["type"] == "extra_forbidden" and loc:
+            known = _known_keys(loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.5)
+            suggestion = close[0] if close else None
+            message = "unknown key" + (f"; known keys: {', '.join(sorted(known))}" if not suggestion else "")
+        elif err["type"] == "missing":
+            message = "missing (required)"
+        issues.append(ConfigIssue(source, line, field, message, suggestion))
+    return issues
+
+
+def _dotted(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_of(data: Any, loc: list[Any]) -> int | None:
+    """The 1-based line of the deepest part of `loc` present in the YAML tree."""
+    line = None
+    node = data
+    for part in loc:
+        lc = getattr(node, "lc", None)
+        if lc is None:
+            break
+        try:
+            if isinstance(node, dict) and part in node:
+                line = lc.key(part)[0] + 1
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                line = lc.item(part)[0] + 1
+                node = node[part]
+            else:
+                if line is None:
+                    line = lc.line + 1
+                break
+        except (KeyError, TypeError, AttributeError):
+            break
+    if line is None:
+        lc = getattr(data, "lc", None)
+        line = lc.line + 1 if lc is not None else None
+    return line
+
+
+def _known_keys(loc: list[Any]) -> list[str]:
+    """The field names of the model reached by following `loc` from AgentConfig."""
+    model: Any = AgentConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(model, "model_fields", None)
+        if fields is None or part not in fields:
+            return []
+        model = _model_of(fields[part].annotation)
+    fields = getattr(model, "model_fields", None)
+    return list(fields) if fields else []
+
+
+def _model_of(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    if get_origin(annotation) is None:
+        return None
+    return None
