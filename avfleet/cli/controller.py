@@ -1,9 +1,129 @@
-"""Placeholder: commands of this module are being built (see the open issues)."""
+"""`avfleet controller`, `avfleet db upgrade`, `avfleet broker config`, `avfleet agents add`, `avfleet demo`."""
 
 from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
 
 import typer
 
 
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("controller")
+    def controller(config: Path | None = typer.Option(None, "--config", help="YAML file of controller settings"),
+                   verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+        """The central service: ingest, fleet state, API and dashboard."""
+        from avfleet.controller.app import Controller, ControllerError, run_until_signalled
+        from avfleet.controller.ingest.worker import IngestError
+        from avfleet.controller.settings import SettingsError, load_settings
+
+        _setup_logging(verbose)
+        try:
+            settings = load_settings(config)
+            ctl = Controller(settings)
+        except (SettingsError, OSError) as exc:
+            raise _fail(str(exc)) from None
+
+        def start() -> None:
+            ctl.start()
+            for line in ctl.ready_lines(login=ctl.settings.demo):
+                typer.echo(line)
+            sys.stdout.flush()
+
+        try:
+            run_until_signalled(start, ctl.stop)
+        except (ControllerError, IngestError) as exc:
+            raise _fail(str(exc), 1) from None
+
+    db = typer.Typer(help="Database schema.", no_args_is_help=True)
+    app.add_typer(db, name="db")
+
+    @db.command("upgrade")
+    def db_upgrade(config: Path | None = typer.Option(None, "--config", help="YAML file of controller settings"),
+                   database_url: str | None = typer.Option(None, "--database-url")) -> None:
+        """Run the migrations up to the newest schema."""
+        from avfleet.controller.db import create_db_engine
+        from avfleet.controller.migrate import current_revision, upgrade
+        from avfleet.controller.settings import SettingsError, load_settings
+
+        _setup_logging(False)
+        try:
+            # The schema needs no secrets: build settings in demo mode so only database fields matter.
+            settings = load_settings(config, database_url=database_url, demo=True)
+        except SettingsError as exc:
+            raise _fail(str(exc)) from None
+        engine = create_db_engine(settings.resolved_database_url)
+        try:
+            upgrade(engine)
+            typer.echo(f"database at revision {current_revision(engine)}")
+        finally:
+            engine.dispose()
+
+    broker = typer.Typer(help="Mosquitto configuration.", no_args_is_help=True)
+    app.add_typer(broker, name="broker")
+
+    @broker.command("config")
+    def broker_config(out: Path = typer.Option(..., "--out", help="Directory to write into"),
+                      agents_port: int = typer.Option(8883, help="TLS listener for agents"),
+                      controller_port: int = typer.Option(1883, help="Loopback listener for the controller"),
+                      hostname: list[str] = typer.Option([], "--hostname",
+                                                         help="Name or address agents use (repeatable)"),
+                      no_tls: bool = typer.Option(False, "--no-tls", help="Plain listener for agents (testing only)"),
+                      ) -> None:
+        """Write mosquitto.conf, password file, ACL, TLS certificates and the controller's broker secret."""
+        from avfleet.controller.broker.config import BrokerLayout, write_broker_config
+
+        layout = BrokerLayout(out, agents_port=agents_port, controller_port=controller_port,
+                              hostnames=list(hostname), tls=not no_tls)
+        controller_yaml = write_broker_config(layout)
+        typer.echo(f"wrote {layout.conf}")
+        typer.echo(f"controller settings: {controller_yaml}")
+        typer.echo(f"start: mosquitto -c {layout.conf.resolve()}")
+
+    agents = typer.Typer(help="Agent credentials.", no_args_is_help=True)
+    app.add_typer(agents, name="agents")
+
+    @agents.command("add")
+    def agents_add(agent_id: str = typer.Argument(..., help="The agent id (= MQTT user name = client id)"),
+                   broker_dir: Path = typer.Option(Path("broker"), "--broker-dir",
+                                                   help="The directory `avfleet broker config` wrote"),
+                   broker_host: str = typer.Option("127.0.0.1", "--broker-host", help="Host agents connect to"),
+                   municipality: str = typer.Option(..., "--municipality"),
+                   school: str = typer.Option(..., "--school"),
+                   room: str | None = typer.Option(None, "--room")) -> None:
+        """Create (or rotate) an agent's broker password and write its config file."""
+        from avfleet.controller.broker.config import add_agent, read_layout
+
+        try:
+            creds = add_agent(read_layout(broker_dir), agent_id, broker_host=broker_host,
+                              municipality=municipality, school=school, room=room)
+        except (ValueError, FileNotFoundError) as exc:
+            raise _fail(str(exc)) from None
+        typer.echo(f"agent config: {creds.config_file}")
+        typer.echo(f"agent secret: {creds.secret_file} (mode 0600)")
+        typer.echo("reload the broker to apply: kill -HUP <mosquitto pid>")
+
+    @app.command("demo")
+    def demo(devices: int = typer.Option(50, "--devices", min=1, max=2000, help="Projectors to emulate"),
+             port: int = typer.Option(8080, "--port", min=0, max=65535, help="Dashboard and API port"),
+             data_dir: Path | None = typer.Option(None, "--data-dir", help="Keep the demo database here"),
+             verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+        """Broker, controller, an emulated fleet and its agents, in one command. Ctrl-C stops everything."""
+        from avfleet.controller.demo import DemoError, run_demo
+
+        _setup_logging(verbose)
+        try:
+            run_demo(devices=devices, port=port, data_dir=data_dir)
+        except DemoError as exc:
+            raise _fail(str(exc), 1) from None

@@ -1,0 +1,93 @@
+"""The FastAPI application factory: /api/v1 behind a bearer token, /health, /metrics, the dashboard."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from importlib import resources
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.engine import Engine
+
+from avfleet.controller.api.auth import require_token
+from avfleet.controller.api.context import ApiContext, BrokerLink, get_context
+from avfleet.controller.api.schemas import Health, LoginRequest, LoginResponse
+from avfleet.controller.ingest.metrics import IngestMetrics
+from avfleet.controller.settings import ControllerSettings
+
+log = logging.getLogger("avfleet.controller.api")
+
+
+def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetrics | None = None,
+               broker: BrokerLink | None = None) -> FastAPI:
+    from avfleet.controller import __version__
+    from avfleet.controller.api import stream
+    from avfleet.controller.commands import routes as command_routes
+    from avfleet.controller.fleet import routes as fleet_routes
+
+    app = FastAPI(title="avfleet controller", version=__version__,
+                  description="Classroom AV fleet: agents, devices, their status history and commands. "
+                  "Every endpoint but /health and this description needs `Authorization: Bearer TOKEN`.")
+    app.state.context = ApiContext(settings, engine, metrics or IngestMetrics(), broker)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ())) or "request"
+        return JSONResponse({"detail": f"{where}: {first.get('msg', 'invalid')}"}, status_code=422)
+
+    @app.get("/health", response_model=Health, tags=["service"], summary="Liveness; needs no token")
+    def health(ctx: ApiContext = Depends(get_context)) -> dict:
+        database = "ok"
+        try:
+            with ctx.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except Exception as exc:
+            log.warning("health: database check failed: %s", exc)
+            database = "unreachable"
+        broker_state = "none" if ctx.broker is None else (
+            "connected" if ctx.broker.wait_connected(0) else "disconnected")
+        ok = database == "ok" and broker_state != "disconnected"
+        return {"status": "ok" if ok else "degraded", "database": database, "broker": broker_state}
+
+    @app.get("/metrics", tags=["service"], dependencies=[Depends(require_token)],
+             summary="Prometheus metrics of this process", response_class=Response)
+    def metrics_endpoint(ctx: ApiContext = Depends(get_context)) -> Response:
+        from avfleet.controller.fleet.queries import agent_counts
+
+        with ctx.engine.connect() as conn:
+            online, total = agent_counts(conn)
+        ctx.metrics.agents_online.set(online)
+        ctx.metrics.agents_total.set(total)
+        return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard() -> HTMLResponse:
+        # The page holds no data; it asks for a token (or a login) and then calls the API.
+        page = resources.files("avfleet.controller.dashboard").joinpath("index.html").read_text()
+        return HTMLResponse(page)
+
+    public = APIRouter(prefix="/api/v1", tags=["auth"])
+
+    @public.post("/auth/login", response_model=LoginResponse,
+                 summary="Exchange the admin user and password for an API token (dashboard login)")
+    def login(body: LoginRequest, ctx: ApiContext = Depends(get_context)) -> dict:
+        s = ctx.settings
+        if s.admin_password is None or not s.api_tokens:
+            raise HTTPException(404, "login is not configured on this controller (set admin_password)")
+        user_ok = hmac.compare_digest(body.username.encode(), s.admin_user.encode())
+        password_ok = hmac.compare_digest(body.password.encode(), s.admin_password.get_secret_value().encode())
+        if not (user_ok and password_ok):
+            raise HTTPException(401, "wrong user or password")
+        return {"token": s.api_tokens[0].get_secret_value()}
+
+    app.include_router(public)
+    protected = [Depends(require_token)]
+    app.include_router(fleet_routes.build_router(), prefix="/api/v1", dependencies=protected)
+    app.include_router(command_routes.build_router(), prefix="/api/v1", dependencies=protected)
+    app.include_router(stream.build_router(), prefix="/api/v1", dependencies=protected)
+    return app

@@ -1,0 +1,50 @@
+"""/api/v1/commands: issue a command to a device and follow its result."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from avfleet.controller.api.context import ApiContext, get_context
+from avfleet.controller.api.schemas import CommandItem, CommandRequest, Page
+from avfleet.controller.commands import service
+from avfleet.controller.fleet.queries import Ambiguous, NotFound
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(tags=["commands"])
+
+    @router.post("/commands", response_model=CommandItem, status_code=202,
+                 summary="Issue a command; it is published to the agent with an expiry")
+    def issue(body: CommandRequest, ctx: ApiContext = Depends(get_context)) -> dict:
+        ttl = body.ttl_s or ctx.settings.command_ttl_s
+        try:
+            with ctx.engine.begin() as conn:
+                return service.issue_command(conn, ctx.broker, action=body.action, device_id=body.device_id,
+                                             agent_id=body.agent_id, args=body.args, ttl_s=ttl)
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+        except Ambiguous as exc:
+            raise HTTPException(409, str(exc)) from None
+        except service.CommandRejected as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    @router.get("/commands", response_model=Page[CommandItem], summary="Commands, newest first")
+    def list_commands(agent_id: str | None = None, device_id: str | None = None, status: str | None = None,
+                      limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+                      ctx: ApiContext = Depends(get_context)) -> dict:
+        with ctx.engine.begin() as conn:
+            service.expire_overdue(conn)
+            items, total = service.list_commands(conn, agent_id=agent_id, device_id=device_id, status=status,
+                                                 limit=limit, offset=offset)
+        return {"items": items, "total": total}
+
+    @router.get("/commands/{command_id}", response_model=CommandItem, summary="One command and its result")
+    def get_command(command_id: str, ctx: ApiContext = Depends(get_context)) -> dict:
+        try:
+            with ctx.engine.begin() as conn:
+                service.expire_overdue(conn)
+                return service.get_command(conn, command_id)
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    return router

@@ -1,0 +1,106 @@
+"""Issuing commands: a row in `commands`, then a PUBLISH on the agent's cmd topic with an expiry.
+
+The agent answers on cmd/result; the ingest files that answer on the same row. A command whose
+expiry passed without an answer is reported as expired (the broker discarded it, or the agent
+never saw it in time).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from avfleet.controller.commands.models import CommandRecord
+from avfleet.controller.fleet.models import Agent
+from avfleet.controller.fleet.queries import Ambiguous, NotFound, find_device
+from avfleet.protocols.mqtt import topics
+from avfleet.protocols.mqtt.payloads import Action, Command
+
+COMMANDS = CommandRecord.__table__
+AGENTS = Agent.__table__
+OPEN_STATES = ("pending", "sent")
+# How long past expires_at an agent's "expired" answer may still take before we stop waiting.
+RESULT_GRACE = timedelta(seconds=30)
+
+
+class CommandRejected(ValueError):
+    """The request cannot become a command (unknown target, missing device, bad arguments)."""
+
+
+class Publisher(Protocol):
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, expiry_s: int | None = None) -> bool: ...
+
+
+def issue_command(conn: Connection, publisher: Publisher | None, *, action: Action, device_id: str | None,
+                  agent_id: str | None, args: dict[str, Any], ttl_s: int) -> dict[str, Any]:
+    """Store and publish one command; raises NotFound, Ambiguous or CommandRejected."""
+    if device_id is None and action is not Action.refresh:
+        raise CommandRejected(f"{action.value} needs a device_id")
+    if device_id is not None:
+        row = find_device(conn, device_id, agent_id)
+        agent_id = row.agent_id
+    elif agent_id is None:
+        raise CommandRejected("refresh without a device_id needs an agent_id")
+    elif conn.execute(sa.select(AGENTS.c.agent_id).where(AGENTS.c.agent_id == agent_id)).first() is None:
+        raise NotFound(f"no agent {agent_id!r}")
+    if action is Action.set_input and not isinstance(args.get("input"), str):
+        raise CommandRejected("set_input needs args.input, e.g. {\"input\": \"31\"}")
+    if action is Action.av_mute and not isinstance(args.get("on"), bool):
+        raise CommandRejected("av_mute needs args.on, true or false")
+    now = datetime.now(UTC)
+    command = Command(command_id=uuid.uuid4().hex, device_id=device_id, action=action, args=args,
+                      issued_at=now, expires_at=now + timedelta(seconds=ttl_s))
+    status, detail = "pending", None
+    if publisher is None:
+        status, detail = "failed", "this controller process has no broker connection"
+    elif publisher.publish(topics.cmd_topic(agent_id), command.model_dump_json().encode(), qos=1, expiry_s=ttl_s):
+        status = "sent"
+    else:
+        status, detail = "failed", "the broker link refused the message (queue full); retry later"
+    conn.execute(COMMANDS.insert().values(
+        command_id=command.command_id, agent_id=agent_id, device_id=device_id, action=action.value, args=args,
+        issued_at=command.issued_at, expires_at=command.expires_at, status=status, detail=detail))
+    return get_command(conn, command.command_id)
+
+
+def expire_overdue(conn: Connection, now: datetime | None = None) -> None:
+    now = now or datetime.now(UTC)
+    c = COMMANDS.c
+    conn.execute(COMMANDS.update().where(c.status.in_(OPEN_STATES), c.expires_at < now - RESULT_GRACE)
+                 .values(status="expired", detail="no result from the agent before the command expired"))
+
+
+def _item(r: Any) -> dict[str, Any]:
+    return {"id": r.command_id, "agent_id": r.agent_id, "device_id": r.device_id, "action": r.action,
+            "args": r.args, "issued_at": r.issued_at, "expires_at": r.expires_at, "status": r.status,
+            "detail": r.detail, "result_at": r.result_at}
+
+
+def get_command(conn: Connection, command_id: str) -> dict[str, Any]:
+    row = conn.execute(sa.select(COMMANDS).where(COMMANDS.c.command_id == command_id)).first()
+    if row is None:
+        raise NotFound(f"no command {command_id!r}")
+    return _item(row)
+
+
+def list_commands(conn: Connection, *, agent_id: str | None, device_id: str | None, status: str | None,
+                  limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    c = COMMANDS.c
+    clauses = []
+    if agent_id is not None:
+        clauses.append(c.agent_id == agent_id)
+    if device_id is not None:
+        clauses.append(c.device_id == device_id)
+    if status is not None:
+        clauses.append(c.status == status)
+    total = conn.execute(sa.select(sa.func.count()).select_from(COMMANDS).where(*clauses)).scalar_one()
+    rows = conn.execute(sa.select(COMMANDS).where(*clauses).order_by(c.issued_at.desc()).limit(limit).offset(offset))
+    return [_item(r) for r in rows], total
+
+
+__all__ = ["Ambiguous", "CommandRejected", "NotFound", "Publisher", "expire_overdue", "get_command",
+           "issue_command", "list_commands"]

@@ -1,0 +1,92 @@
+"""/api/v1/agents and /api/v1/devices."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from avfleet.controller.api.context import ApiContext, get_context
+from avfleet.controller.api.schemas import AgentDetail, AgentItem, DeviceDetail, DeviceItem, Page, Transition
+from avfleet.controller.fleet import queries
+from avfleet.controller.fleet.queries import Ambiguous, BadFilter, Filters, NotFound
+
+Limit = Query(100, ge=1, le=1000, description="Page size")
+Offset = Query(0, ge=0)
+
+
+def lookup_errors(exc: LookupError | ValueError) -> HTTPException:
+    if isinstance(exc, NotFound):
+        return HTTPException(404, str(exc))
+    if isinstance(exc, Ambiguous):
+        return HTTPException(409, str(exc))
+    return HTTPException(400, str(exc))
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(tags=["fleet"])
+
+    @router.get("/agents", response_model=Page[AgentItem], summary="Agents, filtered and paginated")
+    def list_agents(municipality: str | None = None, school: str | None = None, room: str | None = None,
+                    state: str | None = Query(None, description="online | offline | lost | unknown"),
+                    fault: str | None = Query(None, include_in_schema=False),
+                    limit: int = Limit, offset: int = Offset, ctx: ApiContext = Depends(get_context)) -> dict:
+        try:
+            with ctx.engine.connect() as conn:
+                items, total = queries.list_agents(conn, Filters(municipality, school, room, state, fault),
+                                                   limit, offset)
+        except BadFilter as exc:
+            raise lookup_errors(exc) from None
+        return {"items": items, "total": total}
+
+    @router.get("/agents/{agent_id}", response_model=AgentDetail, summary="One agent with its health")
+    def get_agent(agent_id: str, ctx: ApiContext = Depends(get_context)) -> dict:
+        try:
+            with ctx.engine.connect() as conn:
+                return queries.agent_detail(conn, agent_id)
+        except NotFound as exc:
+            raise lookup_errors(exc) from None
+
+    @router.get("/devices", response_model=Page[DeviceItem], summary="Devices with their current status")
+    def list_devices(municipality: str | None = None, school: str | None = None, room: str | None = None,
+                     state: str | None = Query(None, description="an availability (online, unreachable, "
+                                               "auth_failed, error) or power (on, standby, ...) value"),
+                     fault: str | None = Query(None, description="a fault component (lamp, fan, ...), any or none"),
+                     agent_id: str | None = None, kind: str | None = None,
+                     limit: int = Limit, offset: int = Offset, ctx: ApiContext = Depends(get_context)) -> dict:
+        try:
+            with ctx.engine.connect() as conn:
+                items, total = queries.list_devices(
+                    conn, Filters(municipality, school, room, state, fault, agent_id, kind), limit, offset)
+        except BadFilter as exc:
+            raise lookup_errors(exc) from None
+        return {"items": items, "total": total}
+
+    @router.get("/devices/{device_id}", response_model=DeviceDetail,
+                summary="One device: status, recent transitions, events and inventory records")
+    def get_device(device_id: str, agent_id: str | None = None,
+                   history_limit: int = Query(100, ge=0, le=1000),
+                   ctx: ApiContext = Depends(get_context)) -> dict:
+        try:
+            with ctx.engine.connect() as conn:
+                return queries.device_detail(conn, device_id, agent_id, history_limit)
+        except (NotFound, Ambiguous) as exc:
+            raise lookup_errors(exc) from None
+
+    @router.get("/devices/{device_id}/history", response_model=Page[Transition],
+                summary="Transitions of one device in a time range (for availability and energy figures)")
+    def get_history(device_id: str, agent_id: str | None = None, since: datetime | None = None,
+                    until: datetime | None = None, limit: int = Limit, offset: int = Offset,
+                    ctx: ApiContext = Depends(get_context)) -> dict:
+        for name, value in (("since", since), ("until", until)):
+            if value is not None and value.tzinfo is None:
+                raise HTTPException(400, f"{name} needs a timezone, e.g. 2026-01-31T00:00:00Z")
+        try:
+            with ctx.engine.connect() as conn:
+                row = queries.find_device(conn, device_id, agent_id)
+                items, total = queries.device_history(conn, row.id, since, until, limit, offset)
+        except (NotFound, Ambiguous) as exc:
+            raise lookup_errors(exc) from None
+        return {"items": items, "total": total}
+
+    return router

@@ -1,0 +1,275 @@
+"""The ingest: one persistent MQTT session feeding one writer thread that commits batches.
+
+paho's network thread only copies each PUBLISH into a queue. The writer takes up to
+`batch_max_rows` messages or waits `batch_max_ms`, validates them, applies them with the fleet
+rules in one transaction, COMMITs, and only then acknowledges them (`manual_ack`). A controller
+killed at any point therefore leaves every unacknowledged message in its broker session; the
+redelivery is deduplicated on (agent_id, seq).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import sqlalchemy as sa
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+from sqlalchemy.engine import Engine
+
+from avfleet.controller.fleet.models import ReceivedMessage
+from avfleet.controller.fleet.service import FleetService
+from avfleet.controller.ingest.metrics import IngestMetrics
+from avfleet.controller.ingest.rejections import RejectionLog
+from avfleet.controller.settings import ControllerSettings
+from avfleet.protocols.mqtt import topics
+from avfleet.protocols.mqtt.payloads import AgentMessage, PayloadError, parse_agent_message
+
+log = logging.getLogger("avfleet.controller.ingest")
+
+# Only agent → controller topics; `#` would also bring back the commands we publish ourselves.
+INGEST_FILTERS = (
+    f"{topics.PREFIX}/+/status",
+    f"{topics.PREFIX}/+/birth",
+    f"{topics.PREFIX}/+/health",
+    f"{topics.PREFIX}/+/dev/+/state",
+    f"{topics.PREFIX}/+/dev/+/event",
+    f"{topics.PREFIX}/+/cmd/result",
+)
+PRUNE_EVERY_S = 3600.0
+
+
+class IngestError(RuntimeError):
+    """The ingest cannot start (broker unreachable or refusing us); the message says why."""
+
+
+@dataclass(slots=True)
+class Inbound:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+
+
+def ingest_client_id(settings: ControllerSettings) -> str:
+    """Fixed per process: the configured id, or with a shared subscription one derived from host and port.
+
+    A persistent session belongs to its client id, so the id must survive restarts; two processes
+    must never share one (Mosquitto would disconnect one for the other, over and over).
+    """
+    if settings.shared_subscription and settings.client_id == "avfleet-controller-1":
+        return f"avfleet-ingest-{socket.gethostname()}-{settings.api_port}"[:64]
+    return settings.client_id
+
+
+class IngestService:
+    def __init__(self, settings: ControllerSettings, engine: Engine, metrics: IngestMetrics,
+                 fleet: FleetService | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.metrics = metrics
+        self.fleet = fleet or FleetService()
+        self.rejections = RejectionLog(metrics)
+        self.client_id = ingest_client_id(settings)
+        self.committed = 0  # messages committed by this process (fresh and duplicates alike)
+        self._inbox: queue.Queue[Inbound] = queue.Queue()
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._refused: str | None = None
+        self._writer: threading.Thread | None = None
+        self._client = self._make_client()
+        self._last_prune = 0.0
+
+    # -- MQTT --------------------------------------------------------------------------------------------
+    def _make_client(self) -> mqtt.Client:
+        s = self.settings
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5,
+                             manual_ack=True)
+        if s.broker_username:
+            client.username_pw_set(s.broker_username, s.broker_secret())
+        _host, _port, tls = s.broker_address()
+        if tls:
+            client.tls_set(ca_certs=str(s.broker_ca_file) if s.broker_ca_file else None)
+        client.max_inflight_messages_set(100)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _on_connect(self, client: mqtt.Client, _ud: Any, flags: Any, reason: Any, _props: Any) -> None:
+        try:
+            if reason.is_failure:
+                self._refused = str(reason)
+                log.error("broker refused the ingest session: %s", reason)
+                return
+            self._refused = None
+            if not flags.session_present:
+                log.warning("no stored session for %s: messages sent while it was absent may be missing "
+                            "(agents replay their outbox)", self.client_id)
+            # retainHandling=1: retained states only for a new subscription, not on every reconnect.
+            options = SubscribeOptions(qos=1, retainHandling=1)
+            wanted = [(topics.shared(f) if self.settings.shared_subscription else f, options) for f in INGEST_FILTERS]
+            client.subscribe(wanted)
+            self.metrics.connected.set(1)
+            self._connected.set()
+        except Exception:  # an exception here would kill paho's network thread
+            log.exception("on_connect failed")
+
+    def _on_disconnect(self, _c: Any, _ud: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        self._connected.clear()
+        self.metrics.connected.set(0)
+        if not self._stop.is_set():
+            log.warning("ingest session disconnected (%s); reconnecting", reason)
+
+    def _on_message(self, _c: Any, _ud: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            self._inbox.put_nowait(Inbound(message.topic, message.payload, message.mid, message.qos))
+        except Exception:
+            log.exception("could not queue a message; it stays unacknowledged and comes back on reconnect")
+
+    def start(self, connect_timeout: float = 15.0) -> None:
+        s = self.settings
+        host, port, _tls = s.broker_address()
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = s.session_expiry_s
+        props.ReceiveMaximum = s.receive_maximum  # lets batches fill past the broker's default 20 in flight
+        try:
+            self._client.connect_async(host, port, keepalive=30, clean_start=False, properties=props)
+        except (OSError, ValueError) as exc:
+            raise IngestError(f"cannot connect to broker {s.broker_url}: {exc}") from None
+        self._client.loop_start()
+        self._writer = threading.Thread(target=self._write_loop, name="avfleet-ingest-writer", daemon=True)
+        self._writer.start()
+        if not self._connected.wait(connect_timeout):
+            refused = self._refused
+            self.stop()
+            raise IngestError(f"broker {s.broker_url} " + (f"refused the controller: {refused}" if refused
+                              else f"did not accept a connection within {connect_timeout:.0f}s"))
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the batch in hand, then leave the session in place (the broker keeps queueing for us)."""
+        self._stop.set()
+        if self._writer is not None:
+            self._writer.join(timeout)
+        try:
+            self._client.disconnect()
+        finally:
+            self._client.loop_stop()
+        self.metrics.connected.set(0)
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, expiry_s: int | None = None) -> bool:
+        """Publish from the ingest session (commands). True when paho accepted it for delivery."""
+        props = None
+        if expiry_s is not None:
+            props = Properties(PacketTypes.PUBLISH)
+            props.MessageExpiryInterval = expiry_s
+        info = self._client.publish(topic, payload, qos=qos, properties=props)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+    # -- writer ------------------------------------------------------------------------------------------
+    def _write_loop(self) -> None:
+        max_rows = self.settings.batch_max_rows
+        max_wait = self.settings.batch_max_ms / 1000
+        while True:
+            try:
+                first = self._inbox.get(timeout=0.2)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                self._maybe_prune()
+                continue
+            batch = [first]
+            deadline = time.monotonic() + max_wait
+            while len(batch) < max_rows:
+                remaining = deadline - time.monotonic()
+                try:
+                    batch.append(self._inbox.get_nowait() if remaining <= 0 else self._inbox.get(timeout=remaining))
+                except queue.Empty:
+                    break
+                if remaining <= 0 and self._inbox.empty():
+                    break
+            self.metrics.queue_depth.set(self._inbox.qsize())
+            if not self._commit_with_retry(batch):
+                return  # stopping while the database fails: leave the batch unacknowledged
+
+    def _parse(self, batch: list[Inbound]) -> list[AgentMessage]:
+        messages: list[AgentMessage] = []
+        for item in batch:
+            try:
+                parsed = topics.parse_topic(item.topic)
+            except topics.TopicError as exc:
+                self.rejections.reject(_agent_key(item.topic), "topic", str(exc))
+                continue
+            try:
+                messages.append(parse_agent_message(parsed, item.payload))
+            except PayloadError as exc:
+                reason = "agent_mismatch" if "differs from topic" in exc.reason else "payload"
+                self.rejections.reject(parsed.agent_id, reason, exc.reason)
+        return messages
+
+    def _commit_with_retry(self, batch: list[Inbound]) -> bool:
+        messages = self._parse(batch)
+        delay = 0.5
+        while True:
+            started = time.perf_counter()
+            try:
+                if messages:
+                    with self.engine.begin() as conn:
+                        outcome = self.fleet.apply(conn, messages)
+                else:
+                    outcome = None
+                break
+            except Exception:
+                self.metrics.commit_errors.inc()
+                log.exception("batch of %d messages failed to commit; retrying in %.1fs (not acknowledged)",
+                              len(messages), delay)
+                if self._stop.wait(delay):
+                    return False
+                delay = min(delay * 2, 30.0)
+        for item in batch:
+            if item.qos:
+                self._client.ack(item.mid, item.qos)
+        self.committed += len(batch)
+        self.metrics.batch_seconds.observe(time.perf_counter() - started)
+        self.metrics.batch_rows.observe(len(batch))
+        if outcome is not None:
+            for kind, count in outcome.by_kind.items():
+                self.metrics.received.labels(kind=kind).inc(count)
+            if outcome.duplicates:
+                self.metrics.duplicates.inc(outcome.duplicates)
+            if outcome.newest_ts is not None:
+                self.metrics.lag_seconds.set(max(0.0, (datetime.now(UTC) - outcome.newest_ts).total_seconds()))
+        return True
+
+    def _maybe_prune(self) -> None:
+        now = time.monotonic()
+        if now - self._last_prune < PRUNE_EVERY_S:
+            return
+        self._last_prune = now
+        cutoff = datetime.now(UTC) - timedelta(days=self.settings.dedup_retention_days)
+        table = ReceivedMessage.__table__
+        try:
+            with self.engine.begin() as conn:
+                gone = conn.execute(sa.delete(table).where(table.c.received_at < cutoff)).rowcount
+            if gone:
+                log.info("pruned %d dedup rows older than %s", gone, cutoff.isoformat())
+        except Exception:
+            log.exception("pruning the dedup table failed; will retry in an hour")
+
+
+def _agent_key(topic: str) -> str:
+    parts = topic.split("/")
+    return parts[3] if len(parts) > 3 else topic[:80]

@@ -1,0 +1,14 @@
+"""Every table of the controller, imported in one place for Alembic and create_all."""
+
+from __future__ import annotations
+
+import sqlalchemy
+from sqlmodel import SQLModel
+
+
+def metadata() -> sqlalchemy.MetaData:
+    """The metadata with every controller table registered."""
+    from avfleet.controller.commands import models as _commands  # noqa: F401
+    from avfleet.controller.fleet import models as _fleet  # noqa: F401
+
+    return SQLModel.metadata

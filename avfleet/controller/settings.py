@@ -1,0 +1,149 @@
+"""Controller settings: environment (prefix AVFLEET_), an optional YAML file, and explicit overrides.
+
+Built by `load_settings()`; nothing is read at import time. Outside demo mode the secrets refuse
+empty or well-known values, so a production controller never runs with a guessable token.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+INSECURE_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "admin", "token", "avfleet"})
+MIN_SECRET_LENGTH = 16
+
+
+class SettingsError(ValueError):
+    """The configuration cannot be used; the message names the field and what to do."""
+
+
+class ControllerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AVFLEET_", extra="forbid", env_nested_delimiter="__")
+
+    demo: bool = False
+    data_dir: Path = Path("./var")
+    database_url: str | None = None  # default: sqlite:///<data_dir>/avfleet.db in WAL mode
+
+    broker_url: str = "mqtt://127.0.0.1:1883"
+    broker_username: str | None = "avfleet-controller"
+    broker_password: SecretStr | None = None
+    broker_password_file: Path | None = None
+    broker_ca_file: Path | None = None
+    client_id: str = "avfleet-controller-1"
+    # Several controllers split ingest through `$share/avfleet-ingest/...`; see docs/controller.md.
+    shared_subscription: bool = False
+    session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
+    receive_maximum: int = Field(default=1000, ge=20, le=65535)
+
+    batch_max_rows: int = Field(default=500, ge=1, le=5000)
+    batch_max_ms: int = Field(default=200, ge=1, le=10_000)
+    dedup_retention_days: int = Field(default=14, ge=1)
+    command_ttl_s: int = Field(default=300, ge=1, le=7 * 24 * 3600)
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=0, le=65535)
+    api_tokens: list[SecretStr] = Field(default_factory=list)
+    admin_user: str = "admin"
+    admin_password: SecretStr | None = None
+    public_url: str | None = None  # what the `dashboard:` line prints; default http://api_host:api_port/
+
+    @model_validator(mode="after")
+    def _refuse_insecure_secrets(self) -> ControllerSettings:
+        if self.demo:
+            return self
+        if not self.api_tokens:
+            raise ValueError("api_tokens: at least one token is required outside demo mode "
+                             "(set AVFLEET_API_TOKENS='[\"<32 random chars>\"]')")
+        for token in self.api_tokens:
+            _check_secret("api_tokens", token.get_secret_value())
+        if self.admin_password is not None:
+            _check_secret("admin_password", self.admin_password.get_secret_value())
+        if self.broker_username and self.broker_password is None and self.broker_password_file is None:
+            raise ValueError("broker_password: required outside demo mode (or broker_password_file, "
+                             "as written by `avfleet broker config`)")
+        if self.broker_password is not None:
+            _check_secret("broker_password", self.broker_password.get_secret_value())
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'avfleet.db'}"
+
+    def broker_secret(self) -> str | None:
+        if self.broker_password is not None:
+            return self.broker_password.get_secret_value()
+        if self.broker_password_file is not None:
+            try:
+                return self.broker_password_file.read_text().strip()
+            except OSError as exc:
+                raise SettingsError(f"broker_password_file: cannot read {self.broker_password_file}: {exc}") from None
+        return None
+
+    def broker_address(self) -> tuple[str, int, bool]:
+        """(host, port, tls) from broker_url."""
+        parts = urlsplit(self.broker_url)
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise SettingsError(f"broker_url: scheme must be mqtt:// or mqtts://, not {parts.scheme!r}")
+        tls = parts.scheme == "mqtts"
+        return parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), tls
+
+    def dashboard_url(self) -> str:
+        return self.public_url or f"http://{self.api_host}:{self.api_port}/"
+
+
+def _check_secret(field: str, value: str) -> None:
+    if value.strip().lower() in INSECURE_SECRETS or len(value) < MIN_SECRET_LENGTH:
+        raise ValueError(f"{field}: refusing an empty, well-known or short secret outside demo mode "
+                         f"(use at least {MIN_SECRET_LENGTH} random characters)")
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> ControllerSettings:
+    """Settings from (lowest first) defaults, a YAML file, the environment, then `overrides`."""
+    file_values = _read_yaml(config_file) if config_file is not None else {}
+    explicit = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return _build(file_values, explicit)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        source = f" in {config_file}" if config_file else ""
+        raise SettingsError(f"invalid controller settings{source}: {where}: {first.get('msg')}") from None
+
+
+def _build(file_values: dict[str, Any], explicit: dict[str, Any]) -> ControllerSettings:
+    # Init kwargs beat the environment in pydantic-settings; the file must sit below the environment.
+    class _FileBelowEnv(ControllerSettings):
+        model_config = SettingsConfigDict(env_prefix="AVFLEET_", extra="forbid", env_nested_delimiter="__")
+
+        @classmethod
+        def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                       file_secret_settings):
+            return env_settings, init_settings, file_secret_settings
+
+        @model_validator(mode="after")
+        def _refuse_insecure_secrets(self) -> ControllerSettings:  # checked once, on the merged result
+            return self
+
+    merged = _FileBelowEnv(**file_values).model_dump()
+    merged.update(explicit)
+    return ControllerSettings(**merged)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    from ruamel.yaml import YAML, YAMLError
+
+    try:
+        data = YAML(typ="safe").load(path.read_text())
+    except OSError as exc:
+        raise SettingsError(f"cannot read controller config {path}: {exc}") from None
+    except YAMLError as exc:
+        raise SettingsError(f"controller config {path} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"controller config {path}: the top level must be a mapping of settings")
+    return data
