@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections import deque
+from collections import Counter, deque
 from typing import Any
 
 from avfleet.emulator.pjlink_config import ERST_NAMES, FaultConfig, ProjectorConfig
@@ -60,6 +60,7 @@ class ProjectorEmulator:
         self._timer: asyncio.TimerHandle | None = None
         self.connections_accepted = 0
         self.commands_received = 0
+        self.commands: Counter[str] = Counter()  # "%2SNUM" -> times asked; shows which questions a client asks
         self.auth_failures = 0
         self._locked_until = 0.0
         self._reset_state()
@@ -353,6 +354,7 @@ class ProjectorEmulator:
         c = self.config
         cmd, param = req.command, req.param.strip()
         self.commands_received += 1
+        self.commands[f"%{req.pjlink_class}{cmd}"] += 1
         if req.pjlink_class == 2 and c.pjlink_class == 1:
             return ERR1
         if req.pjlink_class == 1 and cmd in _CLASS2_ONLY:
