@@ -1,0 +1,52 @@
+"""Settings refuse insecure secrets outside demo mode; file < environment < explicit overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from avfleet.controller.settings import SettingsError, load_settings
+
+GOOD_TOKEN = "k3J9w0mZpQ7rT2vX8yB4nC6d"
+
+
+def test_production_settings_refuse_missing_and_weak_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AVFLEET_API_TOKENS", raising=False)
+    with pytest.raises(SettingsError, match="api_tokens"):
+        load_settings()
+    with pytest.raises(SettingsError, match="api_tokens"):
+        load_settings(api_tokens=["changeme"])
+    with pytest.raises(SettingsError, match="broker_password"):
+        load_settings(api_tokens=[GOOD_TOKEN])
+    with pytest.raises(SettingsError, match="admin_password"):
+        load_settings(api_tokens=[GOOD_TOKEN], broker_password=GOOD_TOKEN, admin_password="admin")
+    ok = load_settings(api_tokens=[GOOD_TOKEN], broker_password=GOOD_TOKEN)
+    assert ok.api_tokens[0].get_secret_value() == GOOD_TOKEN
+    assert GOOD_TOKEN not in repr(ok)
+
+
+def test_demo_mode_accepts_empty_secrets_and_defaults_to_sqlite_wal_file(tmp_path: Path) -> None:
+    s = load_settings(demo=True, data_dir=tmp_path)
+    assert s.resolved_database_url == f"sqlite:///{tmp_path / 'avfleet.db'}"
+
+
+def test_yaml_file_sits_below_environment_and_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "controller.yaml"
+    cfg.write_text(f"demo: true\nbroker_url: mqtt://127.0.0.1:1999\napi_port: 9001\nclient_id: from-file\n"
+                   f"api_tokens: ['{GOOD_TOKEN}']\n")
+    monkeypatch.setenv("AVFLEET_API_PORT", "9002")
+    s = load_settings(cfg, client_id="explicit")
+    assert s.broker_address() == ("127.0.0.1", 1999, False)
+    assert s.api_port == 9002
+    assert s.client_id == "explicit"
+
+
+def test_bad_file_names_the_file_and_field(tmp_path: Path) -> None:
+    cfg = tmp_path / "controller.yaml"
+    cfg.write_text("demo: true\napi_port: lots\n")
+    with pytest.raises(SettingsError, match=r"controller.yaml: api_port"):
+        load_settings(cfg)
+    cfg.write_text("demo: true\nbroker_ulr: mqtt://x\n")
+    with pytest.raises(SettingsError, match="broker_ulr"):
+        load_settings(cfg)
