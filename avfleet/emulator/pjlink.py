@@ -359,6 +359,8 @@ class ProjectorEmulator:
             return ERR1
         if req.pjlink_class == 1 and cmd in _CLASS2_ONLY:
             return ERR1
+        if self._lacks(cmd):
+            return ERR1  # an absent capability answers ERR1 whatever the power state
         is_query = param.startswith("?")
         if cmd in _QUERY_ONLY and not is_query and cmd != "INNM":
             return ERR2
@@ -368,6 +370,14 @@ class ProjectorEmulator:
         if handler is None:
             return ERR1
         return handler(req, param, is_query)
+
+    def _lacks(self, cmd: str) -> bool:
+        c = self.config
+        return (
+            (cmd == "LAMP" and c.lamp_count == 0)
+            or (cmd == "FILT" and not c.has_filter)
+            or (cmd in ("SVOL", "MVOL") and not c.has_speaker)
+        )
 
     def _cmd_powr(self, req: codec.Request, param: str, q: bool) -> str:
         if q:
