@@ -82,7 +82,7 @@ async def _poll(target: Any, timeout: float | None, device_id: str) -> tuple[Any
         options: dict[str, Any] = {
             "connect_timeout": timeout or 3.0,
             "reply_timeout": timeout or 5.0,
-            "poll_deadline": HARD_DEADLINE_S - 1.0,
+            "poll_deadline": HARD_DEADLINE_S - 2.0,  # room for start-up and output
         }
     else:
         options = {"timeout": timeout} if timeout else {}
