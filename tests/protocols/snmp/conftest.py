@@ -15,6 +15,12 @@ from tests.support.components import missing
 
 BIG_TABLE_ROWS = 10_000
 BIG_TABLE_COLUMN = "1.3.6.1.4.1.99999.1.1.2"
+# Epson status strings "SS WWWW AAAA" (status, warning, alarm) served by snmpsim.
+EPSON_STATUS_RECORDS = {
+    "epson-standby-ok": "01 0000 0000",
+    "epson-on-lampwarn-fanalarm": "03 0001 0004",
+    "epson-cooling-filter": "04 0004 0000",
+}
 
 
 def snmpsim_runner() -> SnmpSimRunner:
@@ -74,6 +80,16 @@ def sim() -> Iterator[SnmpSimRunner]:
         "1.3.6.1.2.1.1.5.0|4|pj-garbled\n"
         "1.3.6.1.4.1.1248.4.1.1.1.1.0|4|lots\n",
     )
+    for community, status_string in EPSON_STATUS_RECORDS.items():
+        runner.add_text(
+            community,
+            "1.3.6.1.2.1.1.1.0|4|EPSON Network Projector\n"
+            "1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.1248.4.1\n"
+            f"1.3.6.1.2.1.1.5.0|4|{community}\n"
+            "1.3.6.1.4.1.1248.4.1.1.1.1.0|2|1500\n"
+            "1.3.6.1.4.1.1248.4.1.1.1.8.0|4|1.05/X4E9876543\n"
+            f"1.3.6.1.4.1.1248.4.1.1.1.9.0|4|{status_string}\n",
+        )
     try:
         runner.start()
         yield runner
