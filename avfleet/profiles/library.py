@@ -28,6 +28,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from avfleet.profiles.schema import Profile, ProtocolName
 
 PROFILES_DIR_ENV = "AVFLEET_PROFILES_DIR"
+_BRANCH_NOISE = {"list_type", "model_type", "dict_type", "model_attributes_type"}
 
 
 def firmware_configs_dir() -> Path:
@@ -196,8 +197,14 @@ def _validate(sources: list[_Source]) -> tuple[list[Profile], list[ProfileProble
         try:
             profiles.append(Profile.model_validate(_to_plain(merged)))
         except ValidationError as exc:
-            for err in exc.errors():
+            errors = exc.errors()
+            paths = [_field_path(tuple(e["loc"])) for e in errors]
+            for err, path in zip(errors, paths, strict=True):
                 loc = tuple(err["loc"])
+                # A reading is "one spec or a list of specs": when the spec branch reports the real
+                # problem deeper down, the "should be a list/mapping" of the other branch is noise.
+                if err["type"] in _BRANCH_NOISE and any(p != path and p.startswith(path) for p in paths):
+                    continue
                 top = str(loc[0]) if loc else ""
                 layer = origin.get(top, source)
                 message = err["msg"]
