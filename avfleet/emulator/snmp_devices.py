@@ -108,7 +108,7 @@ class EmulatedSnmpDevice:
         mib.add(f"{SYS}.2.0", SnmpType.oid, self.sys_object_id)
         mib.add(f"{SYS}.3.0", SnmpType.timeticks, lambda: int((time.monotonic() - self._started) * 100))
         mib.add(f"{SYS}.4.0", SnmpType.string, "avfleet emulator")
-        mib.add(f"{SYS}.5.0", SnmpType.string, lambda: _call(self.readings["identity.name"]))
+        mib.add(f"{SYS}.5.0", SnmpType.string, self._live("identity.name"))
         mib.add(f"{SYS}.6.0", SnmpType.string, "127.0.0.1")
         if self.mac:
             mib.add("1.3.6.1.2.1.2.2.1.1.1", SnmpType.integer, 1)
@@ -128,7 +128,7 @@ class EmulatedSnmpDevice:
             primary = next((s for s in specs(reading) if s.oid is not None), None)
             if primary is None or primary.oid is None or primary.oid.startswith(SYS + "."):
                 continue
-            value = self.readings[label]
+            value = self._live(label)
             if primary.split is not None:
                 parts = split_parts.setdefault(primary.oid, (primary.split.separator, {}))[1]
                 parts[primary.split.index] = value
@@ -143,6 +143,10 @@ class EmulatedSnmpDevice:
                 return separator.join(str(_call(parts.get(i, ""))) for i in range(width))
 
             mib.add(oid, SnmpType.string, joined)
+
+    def _live(self, label: str) -> Callable[[], Any]:
+        """The reading's value at request time (the readings dict may be changed while serving)."""
+        return lambda: _call(self.readings[label])
 
     @staticmethod
     def _add_reading(mib: MibStore, oid: str, spec: ValueSpec, value: Value, **kwargs: Any) -> None:
