@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from avfleet.controller.api.context import ApiContext, get_context
 from avfleet.controller.api.schemas import CommandItem, CommandRequest, Page
 from avfleet.controller.commands import service
+from avfleet.controller.db import write_transaction
 from avfleet.controller.fleet.queries import Ambiguous, NotFound
 
 
@@ -18,7 +19,7 @@ def build_router() -> APIRouter:
     def issue(body: CommandRequest, ctx: ApiContext = Depends(get_context)) -> dict:
         ttl = body.ttl_s or ctx.settings.command_ttl_s
         try:
-            with ctx.engine.begin() as conn:
+            with write_transaction(ctx.engine) as conn:
                 return service.issue_command(conn, ctx.broker, action=body.action, device_id=body.device_id,
                                              agent_id=body.agent_id, args=body.args, ttl_s=ttl)
         except NotFound as exc:
@@ -32,7 +33,7 @@ def build_router() -> APIRouter:
     def list_commands(agent_id: str | None = None, device_id: str | None = None, status: str | None = None,
                       limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
                       ctx: ApiContext = Depends(get_context)) -> dict:
-        with ctx.engine.begin() as conn:
+        with write_transaction(ctx.engine) as conn:
             service.expire_overdue(conn)
             items, total = service.list_commands(conn, agent_id=agent_id, device_id=device_id, status=status,
                                                  limit=limit, offset=offset)
@@ -41,7 +42,7 @@ def build_router() -> APIRouter:
     @router.get("/commands/{command_id}", response_model=CommandItem, summary="One command and its result")
     def get_command(command_id: str, ctx: ApiContext = Depends(get_context)) -> dict:
         try:
-            with ctx.engine.begin() as conn:
+            with write_transaction(ctx.engine) as conn:
                 service.expire_overdue(conn)
                 return service.get_command(conn, command_id)
         except NotFound as exc:

@@ -136,14 +136,14 @@ class FleetService:
         conn.execute(
             _insert(AGENTS, conn).on_conflict_do_nothing(),
             [{"agent_id": a, "state": "unknown", "first_seen": now, "changed_at": now, "last_seen": ts}
-             for a, ts in newest.items()],
+             for a, ts in sorted(newest.items())],
         )
         c = AGENTS.c
         conn.execute(
             AGENTS.update()
             .where(c.agent_id == sa.bindparam("a"), sa.or_(c.last_seen.is_(None), c.last_seen < sa.bindparam("ts")))
             .values(last_seen=sa.bindparam("ts")),
-            [{"a": a, "ts": ts} for a, ts in newest.items()],
+            [{"a": a, "ts": ts} for a, ts in sorted(newest.items())],  # one lock order for every process
         )
 
     def _births(self, conn: Connection, births: list[BirthMessage], now: datetime) -> None:
@@ -200,27 +200,36 @@ class FleetService:
 
     # -- devices -----------------------------------------------------------------------------------------
     def _device_rows(self, conn: Connection, keys: set[tuple[str, str]], now: datetime,
-                     defaults: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str, str], _DeviceRow]:
-        rows = self._select_devices(conn, keys)
+                     defaults: dict[tuple[str, str], dict[str, Any]], *, lock: bool = False,
+                     ) -> dict[tuple[str, str], _DeviceRow]:
+        c = DEVICES.c
+        rows = self._select_devices(conn, sa.tuple_(c.agent_id, c.device_id), sorted(keys))
         missing = keys - rows.keys()
         if missing:
             conn.execute(
                 _insert(DEVICES, conn).on_conflict_do_nothing(),
                 [{"agent_id": a, "device_id": d, "availability": "unknown", "power": "unknown",
-                  "active_faults": "", "changed_at": now, **defaults.get((a, d), {})} for a, d in missing],
+                  "active_faults": "", "changed_at": now, **defaults.get((a, d), {})} for a, d in sorted(missing)],
             )
-            rows.update(self._select_devices(conn, missing))
+            rows.update(self._select_devices(conn, sa.tuple_(c.agent_id, c.device_id), sorted(missing)))
+        if lock and conn.dialect.name == "postgresql":
+            # Serialize batches of several controller processes per device: row locks taken in id
+            # order (so two batches never deadlock), and the rows re-read under the lock because
+            # another process may have committed newer states meanwhile. SQLite needs none of
+            # this: its writer holds the whole database (BEGIN IMMEDIATE).
+            rows = self._select_devices(conn, c.id, sorted(r.pk for r in rows.values()), for_update=True)
         return rows
 
-    def _select_devices(self, conn: Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], _DeviceRow]:
+    def _select_devices(self, conn: Connection, key: Any, values: list[Any], *, for_update: bool = False,
+                        ) -> dict[tuple[str, str], _DeviceRow]:
         c = DEVICES.c
         found: dict[tuple[str, str], _DeviceRow] = {}
-        key_list = sorted(keys)
-        for start in range(0, len(key_list), 400):  # stay below bound-parameter limits
-            chunk = key_list[start:start + 400]
+        for start in range(0, len(values), 400):  # stay below bound-parameter limits
             query = sa.select(c.id, c.agent_id, c.device_id, c.observed_at, c.availability, c.power,
                               c.active_faults, c.input, c.serial, c.model, c.firmware).where(
-                sa.tuple_(c.agent_id, c.device_id).in_(chunk))
+                key.in_(values[start:start + 400]))
+            if for_update:
+                query = query.order_by(c.id).with_for_update()
             for r in conn.execute(query):
                 summary = None if r.observed_at is None else StatusSummary(
                     r.availability, r.power, r.active_faults, r.input)
@@ -233,7 +242,7 @@ class FleetService:
         for m in states:
             per_device[(m.agent_id, m.device_id)].append(m)
         defaults = {k: {"kind": ms[0].kind.value, "protocol": ms[0].protocol.value} for k, ms in per_device.items()}
-        rows = self._device_rows(conn, set(per_device), now, defaults)
+        rows = self._device_rows(conn, set(per_device), now, defaults, lock=True)
         history: list[dict[str, Any]] = []
         current_updates: list[dict[str, Any]] = []
         for key, messages in per_device.items():
@@ -244,8 +253,7 @@ class FleetService:
                 summary = StatusSummary.of(m)
                 if row.observed_at is not None and m.observed_at <= row.observed_at:
                     outcome.stale_states += 1
-                    if self._older_is_transition(conn, row.pk, m, summary):
-                        history.append(_history_row(row.pk, m, summary, now))
+                    outcome.transitions += self._file_late_state(conn, row.pk, m, summary, now)
                     continue
                 if summary != row.summary:
                     history.append(_history_row(row.pk, m, summary, now))
@@ -272,19 +280,30 @@ class FleetService:
                 current_updates,
             )
 
-    def _older_is_transition(self, conn: Connection, device_pk: int, m: StateMessage, summary: StatusSummary) -> bool:
-        """A late state is filed when it differs from the transition just before it in time."""
+    def _file_late_state(self, conn: Connection, device_pk: int, m: StateMessage, summary: StatusSummary,
+                         now: datetime) -> int:
+        """File a state older than the current one where it belongs in time; returns transitions added.
+
+        It is a transition when it differs from the row before it; the row after it stops being
+        one when it now repeats this state. Late states arrive after an agent's outage (replayed)
+        and, with a shared subscription, whenever another controller committed a newer one first.
+        """
         h = HISTORY.c
-        prev = conn.execute(
-            sa.select(h.availability, h.power, h.active_faults, h.input, h.observed_at)
-            .where(h.device_pk == device_pk, h.observed_at <= m.observed_at)
-            .order_by(h.observed_at.desc()).limit(1)
-        ).first()
-        if prev is None:
-            return True
-        if prev.observed_at == m.observed_at:
-            return False
-        return StatusSummary(prev.availability, prev.power, prev.active_faults, prev.input) != summary
+        cols = (h.id, h.availability, h.power, h.active_faults, h.input, h.observed_at)
+        prev = conn.execute(sa.select(*cols).where(h.device_pk == device_pk, h.observed_at <= m.observed_at)
+                            .order_by(h.observed_at.desc(), h.id.desc()).limit(1)).first()
+        if prev is not None and (prev.observed_at == m.observed_at or _summary(prev) == summary):
+            return 0
+        conn.execute(HISTORY.insert().values(**_history_row(device_pk, m, summary, now)))
+        following = conn.execute(sa.select(*cols).where(h.device_pk == device_pk, h.observed_at > m.observed_at)
+                                 .order_by(h.observed_at, h.id).limit(1)).first()
+        if following is not None and _summary(following) == summary:
+            conn.execute(HISTORY.delete().where(h.id == following.id))
+            d = DEVICES.c
+            conn.execute(DEVICES.update().where(d.id == device_pk, d.last_change == following.observed_at)
+                         .values(last_change=m.observed_at))
+            return 0
+        return 1
 
     def _inventory(self, conn: Connection, row: _DeviceRow, m: StateMessage, now: datetime) -> int:
         ident = m.identity
@@ -336,6 +355,10 @@ class FleetService:
 
 def _kind(message: AgentMessage) -> str:
     return type(message).__name__.removesuffix("Message").lower()[:16]
+
+
+def _summary(row: Any) -> StatusSummary:
+    return StatusSummary(row.availability, row.power, row.active_faults, row.input)
 
 
 def _history_row(device_pk: int, m: StateMessage, summary: StatusSummary, now: datetime) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy.engine import Engine
 
+from avfleet.controller.db import write_transaction
 from avfleet.controller.fleet.models import ReceivedMessage
 from avfleet.controller.fleet.service import FleetService
 from avfleet.controller.ingest.metrics import IngestMetrics
@@ -67,6 +68,9 @@ def ingest_client_id(settings: ControllerSettings) -> str:
     must never share one (Mosquitto would disconnect one for the other, over and over).
     """
     if settings.shared_subscription and settings.client_id == "avfleet-controller-1":
+        if settings.api_port == 0:
+            raise IngestError("with shared_subscription and api_port 0, set client_id per process "
+                              "(the id must survive restarts to keep the session)")
         return f"avfleet-ingest-{socket.gethostname()}-{settings.api_port}"[:64]
     return settings.client_id
 
@@ -227,7 +231,7 @@ class IngestService:
             started = time.perf_counter()
             try:
                 if messages:
-                    with self.engine.begin() as conn:
+                    with write_transaction(self.engine) as conn:
                         outcome = self.fleet.apply(conn, messages)
                 else:
                     outcome = None
@@ -262,7 +266,7 @@ class IngestService:
         cutoff = datetime.now(UTC) - timedelta(days=self.settings.dedup_retention_days)
         table = ReceivedMessage.__table__
         try:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 gone = conn.execute(sa.delete(table).where(table.c.received_at < cutoff)).rowcount
             if gone:
                 log.info("pruned %d dedup rows older than %s", gone, cutoff.isoformat())

@@ -128,3 +128,15 @@ def test_command_result_closes_an_open_command_only(engine: Engine) -> None:
     with engine.connect() as conn:
         row = conn.execute(sa.select(c)).one()
     assert row.status == "done"
+
+
+def test_late_state_between_two_transitions_is_filed_and_repairs_its_successor(engine: Engine) -> None:
+    apply(engine, support.state("ag1", "pj1", 1, at=10, power="standby"))
+    apply(engine, support.state("ag1", "pj1", 3, at=30, power="on"))
+    # seq 2 (on at t=20) arrives last: it is the real transition; the row at t=30 becomes a repeat.
+    apply(engine, support.state("ag1", "pj1", 2, at=20, power="on"))
+    rows = history(engine)
+    assert [(r.seq, r.power) for r in rows] == [(1, "standby"), (2, "on")]
+    current = device(engine, "ag1", "pj1")
+    assert current.observed_at == support.EPOCH + timedelta(seconds=30)
+    assert current.last_change == support.EPOCH + timedelta(seconds=20)
