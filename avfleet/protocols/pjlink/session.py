@@ -167,7 +167,7 @@ class PJLinkSession:
             await self.close()
             what = f" (got {pending[:40]!r} and then nothing)" if pending else ""
             raise PJLinkTimeout(f"no reply to {command} within {self.reply_timeout:g} s{what}") from None
-        except (ConnectionError, BrokenPipeError) as exc:
+        except OSError as exc:  # reset, broken pipe, host unreachable: the connection is gone
             raise _ConnectionLost() from exc
         except PJLinkProtocolError:
             await self.close()  # an oversize line leaves the stream out of step

@@ -157,6 +157,18 @@ async def test_unreachable_is_not_standby():
     assert status.device_id == "pj-x" and "refused" in status.detail
 
 
+async def test_network_off_in_standby_is_unreachable_then_back(projector):
+    emu = await projector()
+    poller = poller_for(emu)
+    assert (await poller.poll()).power == Power.standby
+    await emu.set_network(False)
+    status = await poller.poll()
+    assert status.availability == Availability.unreachable and status.power == Power.unknown
+    assert "network off in standby" in status.detail
+    await emu.set_network(True)
+    assert (await poller.poll()).availability == Availability.online
+
+
 async def test_warm_up_seen_through_to_on(projector):
     emu = await projector(warmup_s=0.4, cooldown_s=0.4)
     poller = poller_for(emu)

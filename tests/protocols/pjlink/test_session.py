@@ -47,6 +47,13 @@ async def test_right_password_digest_only_on_first_command(projector):
     assert emu.auth_failures == 0 and emu.commands_received == 3
 
 
+async def test_password_given_to_a_device_without_auth_is_unused(projector):
+    emu = await projector()
+    async with session_for(emu, "spare") as s:
+        assert await s.query("POWR") == PowerState.standby
+    assert emu.auth_failures == 0
+
+
 async def test_wrong_password(projector):
     emu = await projector(password="right")
     async with session_for(emu, "wrong") as s:
