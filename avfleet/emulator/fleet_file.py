@@ -6,6 +6,7 @@
       epson-eb-l735u: {manufacturer: EPSON, model: EB-L735U, pjlink_class: 2, lamp_count: 0,
                        avmt_both_only: true, inputs: ["11", "31", "32", "52"]}
     projectors:                                      # entries: model, count, port + any ProjectorConfig key
+                                                     # (`class` is accepted for pjlink_class)
       - {model: epson-eb-l735u, count: 10, password: secret, power: on}
       - {model: epson-eb-l735u, name: Aula, faults: {filter: 1, lamp_failure: true}}
 
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from avfleet.emulator.pjlink_config import ProjectorConfig
 
 _ENTRY_KEYS = ("model", "count", "port")
+_ALIASES = {"class": "pjlink_class"}  # the short spelling people write, as in `--class`
 
 
 class FleetFileError(ValueError):
@@ -68,6 +70,12 @@ def _where(path: str, line: int | None, field: str) -> str:
     return f"{path}:{line}: {field}" if line else f"{path}: {field}"
 
 
+def _dealias(settings: Any) -> Any:
+    if not isinstance(settings, dict):
+        return settings
+    return {_ALIASES.get(k, k): v for k, v in settings.items()}
+
+
 def _unknown(keys: set[str], where: str) -> None:
     unknown = sorted(keys - set(ProjectorConfig.model_fields))
     if unknown:
@@ -103,10 +111,14 @@ def plan_fleet(data: Any, *, source: str = "<fleet>") -> list[PlannedProjector]:
         where = _where(source, _line(raw_entries, i), f"projectors[{i}]")
         if not isinstance(raw, dict):
             raise FleetFileError(f"{where}: each projector entry must be a mapping")
-        settings = {k: v for k, v in raw.items() if k not in _ENTRY_KEYS}
+        settings = _dealias({k: v for k, v in raw.items() if k not in _ENTRY_KEYS})
         _unknown(set(settings), where)
         entries.append({**{k: raw[k] for k in _ENTRY_KEYS if k in raw}, "settings": settings})
     doc = {k: v for k, v in data.items() if k != "projectors"}
+    if "defaults" in doc:
+        doc["defaults"] = _dealias(doc["defaults"])
+    if isinstance(doc.get("models"), dict):
+        doc["models"] = {name: _dealias(model) for name, model in doc["models"].items()}
     try:
         fleet = FleetFile.model_validate({**doc, "projectors": entries})
     except ValidationError as exc:

@@ -14,7 +14,7 @@ import random
 from collections import Counter, deque
 from typing import Any
 
-from avfleet.emulator.pjlink_config import ERST_NAMES, FaultConfig, ProjectorConfig
+from avfleet.emulator.pjlink_config import BEHAVIOUR_FAULTS, ERST_NAMES, FaultConfig, ProjectorConfig
 from avfleet.protocols.pjlink import codec
 from avfleet.protocols.pjlink.codec import ErrorLevel, ErrorStatus, PowerState
 from avfleet.protocols.pjlink.errors import PJLinkProtocolError
@@ -43,9 +43,7 @@ class ProjectorEmulator:
         **overrides: Any,
     ) -> None:
         base = config or ProjectorConfig()
-        self.config = base.model_copy(update=overrides) if overrides else base
-        if overrides:
-            self.config = ProjectorConfig.model_validate(self.config.model_dump())  # validate the overrides
+        self.config = ProjectorConfig.model_validate({**base.model_dump(), **overrides}) if overrides else base
         self.host = host
         self._want_port = port
         self._want_udp = (self.config.pjlink_class == 2) if udp is None else udp
@@ -240,14 +238,14 @@ class ProjectorEmulator:
         elif fault == "stall_mid_reply":
             self.stall_mid_reply = bool(value)
         else:
-            known = ", ".join((*ERST_NAMES, "lamp_failure", "slow_replies", "silent", "stall_mid_reply"))
+            known = ", ".join((*ERST_NAMES, *BEHAVIOUR_FAULTS))
             raise ValueError(f"unknown fault {fault!r}; known: {known}")
 
     def clear_fault(self, fault: str) -> None:
         self.inject_fault(fault, 0 if fault in ERST_NAMES else False)
 
     def clear_faults(self) -> None:
-        for name in (*ERST_NAMES, "lamp_failure", "slow_replies", "silent", "stall_mid_reply"):
+        for name in (*ERST_NAMES, *BEHAVIOUR_FAULTS):
             self.clear_fault(name)
 
     def apply_faults(self, faults: FaultConfig) -> None:
@@ -388,7 +386,7 @@ class ProjectorEmulator:
 
     def _cmd_inpt(self, req: codec.Request, param: str, q: bool) -> str:
         if q:
-            return self.input if self.power == PowerState.on or "INPT" not in self.config.busy_when_not_on else ERR3
+            return self.input
         code = param.upper()
         if code not in self.config.inputs:
             return ERR2

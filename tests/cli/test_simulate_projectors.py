@@ -59,11 +59,12 @@ def test_fleet_file(tmp_path):
     fleet.write_text(
         "projectors:\n"
         "  - {manufacturer: BenQ, clss_text: Version1, name: Lab, power: 'on', faults: {temperature: 2}}\n"
-        "  - {count: 2, pjlink_class: 2, lamp_count: 0}\n",
+        "  - {count: 2, class: 2, lamp_count: 0}\n",
         encoding="utf-8",
     )
     with simulate("--fleet", str(fleet), "--base-port", "0", "--warmup", "1", lines=3) as lines:
         assert "name='Lab'" in lines[0] and "class=1" in lines[0]
+        assert all("class=2" in line for line in lines[1:])
         done = subprocess.run([AVFLEET, "probe", lines[0].split()[0], "--json"], capture_output=True, text=True,
                               timeout=30)
         status = json.loads(done.stdout)

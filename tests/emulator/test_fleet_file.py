@@ -28,6 +28,7 @@ models:
   optoma-uhd:
     manufacturer: Optoma
     model: UHD38
+    class: 1
     lowercase_replies: true
     clss_text: "Class 1"
     nul_padding: 1
@@ -62,6 +63,7 @@ def test_plan_expands_models_counts_and_overrides(tmp_path):
     aula = planned[3].config
     assert aula.name == "Aula" and aula.serial == "OPT-1" and aula.faults.fan == 2 and aula.warmup_s == 0.1
     assert planned[4].config.faults.lamp_failure
+    assert [p.config.pjlink_class for p in planned] == [2, 2, 2, 1, 1]
 
 
 async def test_fleet_file_runs_and_polls_as_described(tmp_path):

@@ -13,17 +13,11 @@ import secrets
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
-from avfleet.protocols.pjlink.errors import (
-    DEVICE_ERRORS,
-    PJLinkAuthError,
-    PJLinkDeviceError,
-    PJLinkProtocolError,
-)
+from avfleet.protocols.pjlink.errors import DEVICE_ERRORS, PJLinkAuthError, PJLinkProtocolError
 
 PJLINK_PORT = 4352
 MAX_LINE = 512  # reader cap: far above the 136-byte frame, small enough that garbage cannot grow a buffer
 MAX_PARAM = 128
-MAX_SET_PARAM = 128
 
 _COMMAND_RE = re.compile(rb"^[A-Za-z0-9]{4}$")
 _TOKEN_RE = re.compile(r"^[0-9A-Fa-f]{8}$")
@@ -187,8 +181,8 @@ def encode_request(command: str, param: str = "?", pjlink_class: int = 1, *, dig
     if pjlink_class not in (1, 2):
         raise ValueError(f"PJLink class must be 1 or 2, got {pjlink_class!r}")
     raw_param = param.encode("utf-8")
-    if len(raw_param) > MAX_SET_PARAM:
-        raise ValueError(f"PJLink parameter is longer than {MAX_SET_PARAM} bytes")
+    if len(raw_param) > MAX_PARAM:
+        raise ValueError(f"PJLink parameter is longer than {MAX_PARAM} bytes")
     if any(c in raw_param for c in b"\r\n\0"):
         raise ValueError("PJLink parameter must not contain CR, LF or NUL")
     prefix = b""
@@ -583,7 +577,6 @@ __all__ = [
     "LineFramer",
     "LinkUp",
     "Notification",
-    "PJLinkDeviceError",
     "PowerNotice",
     "PowerState",
     "Reply",
