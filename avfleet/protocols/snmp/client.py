@@ -56,6 +56,7 @@ DEFAULT_RETRIES = 1
 DEFAULT_MAX_ROWS = 20_000
 # Agents refuse or truncate very large PDUs (snmpsim answers at most 64 varbinds); split GETs.
 MAX_VARBINDS_PER_GET = 40
+MAX_CACHED_VARBINDS = 100_000
 
 _AUTH_PROTOCOLS = {
     "MD5": _auth.USM_AUTH_HMAC96_MD5,
@@ -213,7 +214,7 @@ class SnmpClient:
             self._auth,
             target,
             self._context_data,
-            *(ObjectType(ObjectIdentity(o)) for o in oids),
+            *(self._context.object_type(o) for o in oids),
             lookupMib=False,
         )
         if indication:
@@ -327,6 +328,17 @@ class SnmpEngineContext:
     def __init__(self) -> None:
         self._engine: SnmpEngine | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._object_types: dict[str, ObjectType] = {}
+
+    def object_type(self, oid: str) -> ObjectType:
+        """A GET varbind for `oid`, kept once pysnmp has resolved it: resolving an OID against the MIB
+        view costs far more than the rest of a request, and pysnmp skips it for a resolved varbind."""
+        found = self._object_types.get(oid)
+        if found is None:
+            if len(self._object_types) >= MAX_CACHED_VARBINDS:
+                self._object_types.clear()
+            found = self._object_types[oid] = ObjectType(ObjectIdentity(oid))
+        return found
 
     @property
     def engine(self) -> SnmpEngine:
