@@ -14,10 +14,11 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -68,6 +69,7 @@ def _read_secret(info: ValidationInfo, file: Path | None, env: str | None, what:
         raise ValueError(f"give either {what}_file or {what}_env, not both")
     if file is not None:
         base = Path((info.context or {}).get("base_dir", "."))
+        file = _expand(file, info)
         path = file if file.is_absolute() else base / file
         try:
             text = path.read_text(encoding="utf-8")
@@ -86,6 +88,20 @@ def _read_secret(info: ValidationInfo, file: Path | None, env: str | None, what:
     return None
 
 
+def _expand(path: Path, info: ValidationInfo) -> Path:
+    """`${CREDENTIALS_DIRECTORY}/name` and similar: systemd's LoadCredential= hands secrets over this way."""
+    text = str(path)
+    if "$" not in text:
+        return path
+    environ = (info.context or {}).get("environ", os.environ)
+    for name in re.findall(r"\$\{(\w+)\}|\$(\w+)", text):
+        key = name[0] or name[1]
+        if key not in environ:
+            raise ValueError(f"{text!r} uses ${{{key}}}, which is not set in the environment")
+        text = text.replace("${" + key + "}", environ[key]).replace("$" + key, environ[key])
+    return Path(text)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
 
@@ -102,6 +118,7 @@ class TlsConfig(_Strict):
             value = getattr(self, name)
             if value is None:
                 continue
+            value = _expand(value, info)
             path = value if value.is_absolute() else base / value
             if not path.is_file():
                 raise ValueError(f"tls.{name} file {str(path)!r} does not exist")
@@ -174,7 +191,7 @@ class BrokerConfig(_Strict):
 
 class DeviceConfig(_Strict):
     id: DeviceId
-    url: str
+    url: str = Field(repr=False)  # may hold an inline password (the minimal config); see target.redacted()
     profile: str | None = None
     kind: Kind | None = None
     poll_interval_s: float | None = Field(None, gt=0)  # None: polling.interval_s
@@ -193,13 +210,20 @@ class DeviceConfig(_Strict):
 
     @model_validator(mode="after")
     def _resolve(self, info: ValidationInfo) -> DeviceConfig:
-        try:
-            target = parse_device_url(self.url, self.profile)
-        except DeviceUrlError as exc:
-            raise ValueError(f"url: {exc}") from None
         password = _read_secret(info, self.password_file, self.password_env, "password")
         auth_key = _read_secret(info, self.auth_key_file, self.auth_key_env, "auth_key")
         priv_key = _read_secret(info, self.priv_key_file, self.priv_key_env, "priv_key")
+        url = self.url
+        # SNMPv3 keys from files join the URL's query, where the URL parser checks them with the rest.
+        for name, secret in (("auth_key", auth_key), ("priv_key", priv_key)):
+            if secret is not None and url.lower().startswith("snmp://"):
+                if f"{name}=" in url:
+                    raise ValueError(f"the url already holds {name}; remove it or drop {name}_file/_env")
+                url += ("&" if "?" in url else "?") + f"{name}={quote(secret, safe='')}"
+        try:
+            target = parse_device_url(url, self.profile)
+        except DeviceUrlError as exc:
+            raise ValueError(f"url: {exc}") from None
         if isinstance(target, PJLinkTarget):
             if auth_key or priv_key:
                 raise ValueError("auth_key/priv_key are SNMPv3 settings; this is a pjlink:// device")
@@ -214,15 +238,8 @@ class DeviceConfig(_Strict):
                 if target.v3 is not None:
                     raise ValueError("an SNMPv3 device takes auth_key/priv_key, not password (community)")
                 target = dataclasses.replace(target, community=password)
-            if auth_key or priv_key:
-                if target.v3 is None:
-                    raise ValueError("auth_key/priv_key need an SNMPv3 url (snmp://USER@HOST?auth=SHA&priv=AES)")
-                creds = dataclasses.replace(
-                    target.v3,
-                    auth_key=auth_key or target.v3.auth_key,
-                    priv_key=priv_key or target.v3.priv_key,
-                )
-                target = dataclasses.replace(target, v3=creds)
+            if (auth_key or priv_key) and target.v3 is None:  # pragma: no cover - the parser refuses this first
+                raise ValueError("auth_key/priv_key need an SNMPv3 url (snmp://USER@HOST?auth=SHA&priv=AES)")
         self._target = target
         return self
 
@@ -413,8 +430,7 @@ def _issues(exc: ValidationError, data: Any, source: str) -> list[ConfigIssue]:
         suggestion = None
         if err["type"] == "extra_forbidden" and loc:
             known = _known_keys(loc[:-1])
-            close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.5)
-            suggestion = close[0] if close else None
+            suggestion = _suggest(str(loc[-1]), known)
             message = "unknown key" + (f"; known keys: {', '.join(sorted(known))}" if not suggestion else "")
         elif err["type"] == "missing":
             message = "missing (required)"
@@ -454,6 +470,31 @@ def _line_of(data: Any, loc: list[Any]) -> int | None:
         lc = getattr(data, "lc", None)
         line = lc.line + 1 if lc is not None else None
     return line
+
+
+def _suggest(key: str, known: list[str]) -> str | None:
+    """The closest known key here, or the dotted path of a better match in another section."""
+    def ratio(a: str, b: str) -> float:
+        return difflib.SequenceMatcher(None, a, b).ratio()
+
+    local = max(known, key=lambda k: ratio(key, k), default=None)
+    local_score = ratio(key, local) if local else 0.0
+    elsewhere = [(path, ratio(key, path.rsplit(".", 1)[-1])) for path in _all_paths(AgentConfig)]
+    best_path, best_score = max(elsewhere, key=lambda item: item[1], default=(None, 0.0))
+    if best_path and best_score >= 0.7 and best_score > local_score + 0.1:
+        return best_path
+    return local if local_score >= 0.5 else None
+
+
+def _all_paths(model: Any, prefix: str = "") -> list[str]:
+    out = []
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        out.append(path)
+        inner = _model_of(info.annotation)
+        if inner is not None and inner is not model:
+            out.extend(_all_paths(inner, path + ("[].", ".")[get_origin(info.annotation) is not list]))
+    return out
 
 
 def _known_keys(loc: list[Any]) -> list[str]:

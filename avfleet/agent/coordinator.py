@@ -100,7 +100,8 @@ class DeviceCoordinator:
             # A poll already under way may have started before what we want to see; wait for the next.
             target = self.polls + (2 if self._polling else 1)
             self.poke(force_publish=force_publish)
-            await asyncio.wait_for(self._polled.wait_for(lambda: self.polls >= target), timeout)
+            async with asyncio.timeout(timeout):
+                await self._polled.wait_for(lambda: self.polls >= target)
         return self.reported
 
     async def execute(self, action: str, args: dict[str, Any]) -> None:
@@ -136,8 +137,10 @@ class DeviceCoordinator:
         if self._poke.is_set():
             self._poke.clear()
             return
+        # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation (cpython gh-86296).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._poke.wait(), delay)
+            async with asyncio.timeout(delay):
+                await self._poke.wait()
         self._poke.clear()
 
     async def _poll_once(self) -> DeviceStatus:

@@ -84,7 +84,8 @@ async def mdns_browse(
     try:
         while (left := end - loop.time()) > 0:
             try:
-                service_type, name = await asyncio.wait_for(names.get(), left)
+                async with asyncio.timeout(left):
+                    service_type, name = await names.get()
             except TimeoutError:
                 break
             info = AsyncServiceInfo(service_type, name)

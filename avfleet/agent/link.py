@@ -92,6 +92,8 @@ class MqttLink:
         self._pump_task: asyncio.Task | None = None
         self._flush_task: asyncio.Task | None = None
         self._flush_soon = asyncio.Event()
+        # Observers of every queued message as (seq, topic); tests compare deliveries against them.
+        self.taps: list[Callable[[int, str], None]] = []
 
     # ---- public, asyncio side -----------------------------------------------------------------
 
@@ -100,7 +102,8 @@ class MqttLink:
         return self._connected.is_set()
 
     async def wait_connected(self, timeout: float | None = None) -> None:
-        await asyncio.wait_for(self._connected.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await self._connected.wait()
 
     def send(
         self,
@@ -116,6 +119,8 @@ class MqttLink:
         message = build(seq, utc_now())
         body = message.model_dump_json(exclude={"replayed"}).encode()
         self.outbox.add(seq, topic, body, qos=qos, retain=retain, replayed=self._outage, supersede=supersede)
+        for tap in self.taps:
+            tap(seq, topic)
         if self.outbox.pending >= self.outbox.commit_batch:
             self._flush_soon.set()
         return seq
@@ -145,9 +150,11 @@ class MqttLink:
             )
             self._commit()
             try:
-                await asyncio.wait_for(self._until_acked(seq), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._until_acked(seq)
             except TimeoutError:
                 log.warning("broker did not acknowledge the offline status within %.0f s", timeout)
+        log.debug("stop: offline status handled")
         self._stopping.set()
         client = self._client
         if client is not None:
@@ -155,6 +162,7 @@ class MqttLink:
         self._conn_lost.set()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 10)
+        log.debug("stop: link thread joined")
         for task in (self._pump_task, self._flush_task):
             if task is not None:
                 task.cancel()
@@ -173,7 +181,8 @@ class MqttLink:
                     return
                 await asyncio.sleep(0.05)
 
-        await asyncio.wait_for(_wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await _wait()
 
     # ---- outbox commits and the pump ----------------------------------------------------------
 
@@ -188,7 +197,8 @@ class MqttLink:
         interval = self.config.outbox.commit_interval_s
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._flush_soon.wait(), interval)
+                async with asyncio.timeout(interval):
+                    await self._flush_soon.wait()
             self._flush_soon.clear()
             self._commit()
 

@@ -162,16 +162,19 @@ class Agent:
         self.ready.set()
 
     async def shutdown(self) -> None:
+        log.debug("shutdown: begin")
         if self._watchdog is not None:
             self._watchdog.stopping()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        log.debug("shutdown: tasks done")
         self._tasks.clear()
         if self.commands is not None:
             await self.commands.cancel()
         if self.listener is not None:
             self.listener.close()
+        log.debug("shutdown: stopping link")
         if self.link is not None:
             await self.link.stop()
         if self.outbox is not None:
@@ -196,7 +199,8 @@ class Agent:
                 return host, port
             log.warning("no MQTT broker announced by mDNS yet; looking again in %.0f s", delay)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._stop.wait()
             delay = min(delay * 2, 60.0)
         raise AgentStartError("stopped while looking for the broker")
 

@@ -1,0 +1,199 @@
+"""Agent config: the examples and the minimal config load; bad files give one clear error each, exit 2,
+and the agent starts nothing (no connection reaches a listening socket where the broker would be)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+from avfleet.agent.config import AgentConfig, ConfigError, load_config, parse_config_text
+from avfleet.protocols.device_url import PJLinkTarget, SnmpTarget
+from tests.agent.helpers import avfleet_command
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "firmware_configs" / "agents"
+
+MINIMAL = """\
+version: 1
+agent_id: jkpg-ekhagen-a12
+site: {municipality: Jönköping, school: Ekhagens skola, room: A12}
+broker: {url: "mqtt://127.0.0.1:1883"}        # mqtts://, username and password_file as needed
+devices:
+  - {id: pj-a12, url: "pjlink://:PASSWORD@10.1.2.3"}
+  - {id: disp-a12, url: "snmp://public@10.1.2.4", profile: generic-display}
+"""
+
+
+def test_minimal_config_of_design_loads() -> None:
+    config = parse_config_text(MINIMAL)
+    assert config.agent_id == "jkpg-ekhagen-a12"
+    assert config.site.room == "A12"
+    assert config.broker.host_port() == ("127.0.0.1", 1883)
+    pj, disp = config.devices
+    assert isinstance(pj.target, PJLinkTarget) and pj.target.password == "PASSWORD"
+    assert isinstance(disp.target, SnmpTarget) and disp.target.profile == "generic-display"
+    # Birth lists devices without secrets.
+    assert "PASSWORD" not in pj.describe().model_dump_json()
+    assert "PASSWORD" not in repr(config)
+
+
+def _example_environ(tmp_path: Path, text: str) -> dict[str, str]:
+    creds = tmp_path / "credentials"
+    creds.mkdir(exist_ok=True)
+    for name in re.findall(r"\$\{CREDENTIALS_DIRECTORY\}/([\w.-]+)", text):
+        (creds / name).write_text(f"secret-for-{name}-0123456789\n")
+    return {"CREDENTIALS_DIRECTORY": str(creds)}
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_example_config_validates(path: Path, tmp_path: Path) -> None:
+    environ = _example_environ(tmp_path, path.read_text())
+    config = load_config(path, environ=environ)
+    assert config.version == 1 and config.devices
+
+
+def test_minimal_example_is_the_design_minimal_config() -> None:
+    assert (EXAMPLES / "minimal.yaml").read_text().strip() == MINIMAL.strip()
+
+
+def test_secrets_come_from_files_and_environment(tmp_path: Path) -> None:
+    (tmp_path / "pj.pw").write_text("s3cret-pj\n")
+    (tmp_path / "broker.pw").write_text("s3cret-broker\n")
+    text = """\
+version: 1
+agent_id: a1
+site: {municipality: M, school: S}
+broker: {url: "mqtts://broker.example:8884", password_file: broker.pw}
+devices:
+  - {id: pj1, url: "pjlink://10.0.0.1", password_file: pj.pw}
+  - {id: d1, url: "snmp://10.0.0.2", password_env: D1_COMMUNITY}
+  - {id: d2, url: "snmp://u@10.0.0.3?auth=SHA&priv=AES", auth_key_env: K1, priv_key_env: K2}
+"""
+    env = {"D1_COMMUNITY": "community-x", "K1": "authkey-123", "K2": "privkey-456"}
+    config = parse_config_text(text, base_dir=tmp_path, environ=env)
+    assert config.broker.password == "s3cret-broker"
+    assert config.broker.host_port() == ("broker.example", 8884) and config.broker.tls_enabled
+    pj, d1, d2 = config.devices
+    assert pj.target.password == "s3cret-pj"
+    assert d1.target.community == "community-x"
+    assert d2.target.v3.auth_key == "authkey-123" and d2.target.v3.priv_key == "privkey-456"
+    dumped = repr(config) + config.model_dump_json()
+    for secret in ("s3cret-pj", "s3cret-broker", "community-x", "authkey-123", "privkey-456"):
+        assert secret not in dumped
+
+
+def test_config_can_be_built_from_python(tmp_path: Path) -> None:
+    config = AgentConfig.model_validate({
+        "version": 1, "agent_id": "demo-1", "site": {"municipality": "M", "school": "S"},
+        "broker": {"url": "mqtt://127.0.0.1:1884"},
+        "devices": [{"id": "pj1", "url": "pjlink://127.0.0.1:40001", "poll_interval_s": 5}],
+        "outbox": {"path": str(tmp_path / "o.sqlite")},
+    })
+    assert config.poll_interval(config.devices[0]) == 5
+    assert config.outbox_path() == tmp_path / "o.sqlite"
+
+
+GOOD_HEAD = """\
+version: 1
+agent_id: a1
+site: {municipality: M, school: S}
+broker:
+  url: "mqtt://127.0.0.1:PORT"
+"""
+
+# name: (file text, expected line, expected field text, expected words in the message)
+BAD_CONFIGS: dict[str, tuple[str, int | None, str, str]] = {
+    "misspelt-top-level-key": (GOOD_HEAD + "devics:\n  - {id: p, url: 'pjlink://10.0.0.1'}\n", 6, "devics",
+                               "did you mean 'devices'"),
+    "misspelt-nested-key": (GOOD_HEAD + "  pasword_file: /x\n", 6, "broker.pasword_file",
+                            "did you mean 'password_file'"),
+    "missing-agent-id": ("version: 1\nsite: {municipality: M, school: S}\nbroker: {url: 'mqtt://127.0.0.1:PORT'}\n",
+                         1, "agent_id", "missing"),
+    "unsupported-version": (GOOD_HEAD.replace("version: 1", "version: 2"), 1, "version", "not supported"),
+    "yaml-syntax-error": (GOOD_HEAD + "devices: [ {id: p, url: x\n", None, "(yaml)", "not valid YAML"),
+    "duplicate-key": (GOOD_HEAD + "agent_id: a2\n", None, "(yaml)", "duplicate"),
+    "bad-device-url-scheme": (GOOD_HEAD + "devices:\n  - {id: p, url: 'http://10.0.0.1'}\n", 7, "devices[0]",
+                              "unknown scheme"),
+    "duplicate-device-ids": (GOOD_HEAD + "devices:\n  - {id: p, url: 'pjlink://10.0.0.1'}\n"
+                             "  - {id: p, url: 'pjlink://10.0.0.2'}\n", 6, "devices", "appears twice"),
+    "broker-url-scheme": (GOOD_HEAD.replace("mqtt://", "tcp://"), 5, "broker.url", "mqtt:// or mqtts://"),
+    "missing-password-file": (GOOD_HEAD + "  password_file: /nonexistent/avfleet/pw\n", 4, "broker",
+                              "cannot read password_file"),
+    "unset-password-env": (GOOD_HEAD + "devices:\n  - {id: p, url: 'pjlink://10.0.0.1', "
+                           "password_env: AVFLEET_TEST_UNSET_VAR}\n", 7, "devices[0]", "AVFLEET_TEST_UNSET_VAR"),
+    "invalid-agent-id": (GOOD_HEAD.replace("agent_id: a1", "agent_id: 'room a1/x'"), 2, "agent_id", "pattern"),
+    "negative-interval": (GOOD_HEAD + "polling: {interval_s: -5}\n", 6, "polling.interval_s", "greater than 0"),
+    "wrong-type": (GOOD_HEAD + "polling:\n  heartbeat_s: often\n", 7, "polling.heartbeat_s", "number"),
+    "empty-file": ("", 1, "(file)", "empty"),
+    "top-level-list": ("- version: 1\n", 1, "(file)", "mapping"),
+    "password-in-url-and-file": (GOOD_HEAD + "devices:\n  - {id: p, url: 'pjlink://:pw@10.0.0.1', "
+                                 "password_env: HOME}\n", 7, "devices[0]", "already holds a password"),
+    "missing-tls-ca": (GOOD_HEAD + "  tls: {ca: /nonexistent/ca.crt}\n", 6, "broker.tls", "does not exist"),
+}
+
+
+@pytest.mark.timeout(120)
+async def test_bad_configs_each_give_one_clear_error_exit_2_and_start_nothing(tmp_path: Path) -> None:
+    # A listening socket where the broker would be: the agent must not connect to it.
+    sink = socket.socket()
+    sink.bind(("127.0.0.1", 0))
+    sink.listen(16)
+    sink.setblocking(False)
+    port = sink.getsockname()[1]
+    paths = {}
+    for name, (text, *_rest) in BAD_CONFIGS.items():
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(text.replace("PORT", str(port)))
+        paths[name] = path
+
+    async def run(path: Path) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            *avfleet_command(), "agent", "--config", str(path),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        return proc.returncode, out.decode(), err.decode()
+
+    results = dict(zip(paths, await asyncio.gather(*(run(p) for p in paths.values())), strict=True))
+    try:
+        sink.accept()
+        connected = True
+    except BlockingIOError:
+        connected = False
+    finally:
+        sink.close()
+    assert not connected, "a bad config still made the agent connect to the broker"
+    assert not list(tmp_path.glob("*.sqlite*")), "a bad config still created an outbox"
+    for name, (code, out, err) in results.items():
+        _text, line, field, words = BAD_CONFIGS[name]
+        lines = [x for x in err.splitlines() if x.startswith("config error:")]
+        assert code == 2, f"{name}: exit {code}, stderr {err!r}"
+        assert len(lines) == 1, f"{name}: expected one error, got {err!r}"
+        message = lines[0]
+        where = f"{paths[name]}:{line}:" if line else f"{paths[name]}"
+        assert where in message, f"{name}: {message!r} does not name {where}"
+        assert field in message, f"{name}: {message!r} does not name field {field}"
+        assert words.lower() in message.lower(), f"{name}: {message!r} lacks {words!r}"
+        assert "Traceback" not in err and out == ""
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "nope.yaml")
+    assert "no such file" in str(info.value)
+
+
+async def test_check_config_validates_and_exits_zero(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text(MINIMAL)
+    proc = await asyncio.create_subprocess_exec(
+        *avfleet_command(), "agent", "--config", str(path), "--check-config",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err
+    assert "ok (agent jkpg-ekhagen-a12, 2 device(s)" in out.decode()
+    assert not list(tmp_path.glob("*.sqlite*"))
