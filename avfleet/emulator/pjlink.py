@@ -98,9 +98,13 @@ class ProjectorEmulator:
         self.port = self._server.sockets[0].getsockname()[1]
         self._want_port = self.port  # a later set_network(True) comes back on the same port
         if self._want_udp:
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: _UdpResponder(self), local_addr=(self.host, self._want_udp_port)
-            )
+            try:
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: _UdpResponder(self), local_addr=(self.host, self._want_udp_port)
+                )
+            except OSError:
+                await self.stop()  # no half-started projector holding its TCP port
+                raise
             self._udp = transport
             self.udp_port = transport.get_extra_info("sockname")[1]
             self._want_udp_port = self.udp_port
