@@ -20,6 +20,8 @@ import logging
 import time
 from typing import Any
 
+from pydantic import ValidationError
+
 from avfleet.profiles.library import ProfileLibrary
 from avfleet.profiles.schema import Profile
 from avfleet.protocols.device_url import SnmpTarget, SnmpV3Credentials
@@ -173,6 +175,12 @@ class SnmpPoller:
             return self._unavailable(Availability.auth_failed, str(exc))
         except UnparsableValue as exc:
             return self._unavailable(Availability.error, f"unparsable value: {exc}")
+        except ValidationError as exc:  # e.g. negative lamp hours: answered, but not a valid reading
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            return self._unavailable(
+                Availability.error, f"unparsable value: {where}: {first['msg']} (got {first.get('input')!r})"
+            )
         except SnmpError as exc:
             return self._unavailable(Availability.error, str(exc))
 
@@ -242,6 +250,9 @@ class SnmpPoller:
                 hours = read(lamp.hours, values)
                 if hours is None:
                     continue
+                if int(hours) < 0:
+                    where = ", ".join(oids_of(lamp.hours))
+                    raise UnparsableValue(f"{where}: lamp hours {hours} below zero")
                 on = read(lamp.on, values) if lamp.on is not None else None
                 if on is None:
                     on = power in (Power.on, Power.warming)

@@ -80,6 +80,12 @@ def sim() -> Iterator[SnmpSimRunner]:
         "1.3.6.1.2.1.1.5.0|4|pj-garbled\n"
         "1.3.6.1.4.1.1248.4.1.1.1.1.0|4|lots\n",
     )
+    runner.add_text(
+        "negative-lamp-epson",
+        "1.3.6.1.2.1.1.1.0|4|EPSON Network Projector\n"
+        "1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.1248.4.1\n"
+        "1.3.6.1.4.1.1248.4.1.1.1.1.0|2|-5\n",
+    )
     for community, status_string in EPSON_STATUS_RECORDS.items():
         runner.add_text(
             community,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -77,6 +76,3 @@ class Snmpd:
                 self._proc.wait(5)
         self._proc = None
 
-
-def snmpd_available() -> bool:
-    return shutil.which("snmpd") is not None or os.path.exists("/usr/sbin/snmpd")

@@ -207,6 +207,15 @@ async def test_unparsable_value_is_an_error_status(
     assert status.kind == Kind.projector
 
 
+async def test_out_of_range_value_is_an_error_status(
+    sim: SnmpSimRunner, engine: SnmpEngineContext, library: ProfileLibrary
+) -> None:
+    poller = SnmpPoller("pj", SnmpTarget("127.0.0.1", sim.port, "negative-lamp-epson"), engine=engine, library=library)
+    status = await poller.poll()
+    assert status.availability == Availability.error
+    assert "1.3.6.1.4.1.1248.4.1.1.1.1.0" in status.detail and "-5" in status.detail
+
+
 async def test_wrong_community_on_a_live_agent_says_so(
     sim: SnmpSimRunner, engine: SnmpEngineContext, library: ProfileLibrary
 ) -> None:
