@@ -22,7 +22,7 @@ def simulate_snmp(
         int, typer.Option("--projectors", min=0, max=1000, help="Emulated projectors giving identity and lamp hours.")
     ] = 1,
     pdu: Annotated[
-        str, typer.Option("--pdu", help="PDU profile (raritan-px, apc-rack-pdu, planet-ipm) or 'none'.")
+        str, typer.Option("--pdu", help="PDU profile: raritan-px, apc-rack-pdu, cyberpower-epdu, planet-ipm, or none.")
     ] = "raritan-px",
     projector_profile: Annotated[str, typer.Option("--projector-profile")] = "epson-eb-2250u",
     display_profile: Annotated[str, typer.Option("--display-profile")] = "generic-display",

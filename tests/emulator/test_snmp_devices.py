@@ -34,7 +34,7 @@ def library() -> ProfileLibrary:
 
 def devices(library: ProfileLibrary) -> list[EmulatedSnmpDevice]:
     out: list[EmulatedSnmpDevice] = []
-    for name in ("raritan-px", "apc-rack-pdu", "planet-ipm"):
+    for name in ("raritan-px", "apc-rack-pdu", "planet-ipm", "cyberpower-epdu"):
         out.append(EmulatedPdu(library.get(name), f"pdu-{name}", outlets=[("pj", lambda: 0.0), ("tv", lambda: 0.0)]))
     out.append(EmulatedDisplay(library.get("generic-display"), "display", mac="02:00:5e:00:00:07"))
     out.append(EmulatedSnmpProjector(library.get("epson-projector"), "epson", lamp_hours=2345, mac="02:00:5e:00:00:08"))

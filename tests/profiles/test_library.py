@@ -33,10 +33,12 @@ def test_every_shipped_file_loads(library: ProfileLibrary) -> None:
 def test_the_required_families_are_there(library: ProfileLibrary) -> None:
     kinds = {p.name: p.kind for p in library}
     for name in ("generic-pjlink-class1", "generic-pjlink-class2", "epson-projector", "christie-projector",
-                 "generic-display", "generic-host", "raritan-px", "apc-rack-pdu", "planet-ipm", "barco-clickshare"):
+                 "generic-display", "generic-host", "raritan-px", "apc-rack-pdu", "planet-ipm", "cyberpower-epdu",
+                 "barco-clickshare"):
         assert name in kinds, name
-    pdus = [p for p in library if p.kind == Kind.pdu]
-    assert len({p.vendor for p in pdus}) >= 3
+    switching = [p for p in library if p.kind == Kind.pdu and p.snmp.outlets and p.snmp.outlets.switch
+                 and p.snmp.outlets.power_w and p.snmp.outlets.energy_wh]
+    assert len({p.vendor for p in switching}) >= 3  # per-outlet watts, energy and switching
     models = [p for p in library if p.kind == Kind.projector and p.rated_watts and p.vendor != "Generic"]
     assert len(models) >= 5
 
