@@ -30,8 +30,8 @@ from avfleet.protocols.snmp.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Snmp
 from avfleet.protocols.snmp.errors import (
     SnmpAuthError,
     SnmpError,
-    SnmpNoSuchObject,
     SnmpNotWritable,
+    SnmpPduError,
     SnmpTimeout,
 )
 from avfleet.protocols.snmp.readings import UnparsableValue, oids_of, read, read_fault
@@ -139,7 +139,7 @@ class SnmpPoller:
         if snmp_map is not None and snmp_map.identity.mac is None and snmp_map.mac_from_interfaces:
             try:
                 rows = await self._client.bulk_walk(IF_PHYS_ADDRESS, max_rows=64, deadline=self._walk_deadline)
-            except SnmpNoSuchObject:
+            except SnmpPduError:  # the MAC is a nicety: an agent that refuses the walk is still polled
                 rows = []
             self._mac = next((mac for _, value in rows if (mac := as_mac(value))), None)
         self._discovered = True
