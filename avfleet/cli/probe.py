@@ -86,11 +86,7 @@ async def _poll(target: Any, timeout: float | None, device_id: str) -> tuple[Any
         }
     else:
         options = {"timeout": timeout} if timeout else {}
-    try:
-        poller = make_poller(device_id, target, **options)
-    except TypeError:
-        poller = make_poller(device_id, target)  # a poller that takes no timeout option
-    reason = getattr(poller, "selection_reason", None)
+    poller = make_poller(device_id, target, **options)
     try:
         async with asyncio.timeout(HARD_DEADLINE_S - 0.5):
             status = await poller.poll()
@@ -108,6 +104,8 @@ async def _poll(target: Any, timeout: float | None, device_id: str) -> tuple[Any
                 await poller.close()
         except (TimeoutError, OSError):
             pass
+    # Read after the poll: auto-detection picks the profile during the first poll.
+    reason = getattr(poller, "selection_reason", None)
     return status, reason if isinstance(reason, str) else None
 
 

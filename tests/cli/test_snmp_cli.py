@@ -61,8 +61,6 @@ def test_probe_json_auto_detects_the_profile_and_says_why(pdu_sim) -> None:
     assert done.stderr.startswith("profile: ")
 
 
-@pytest.mark.xfail(reason="avfleet/cli/probe.py reads poller.selection_reason before poll(), when auto-detection "
-                          "has not run yet; reading it after the poll fixes this", strict=False)
 def test_probe_prints_the_auto_detection_reason(pdu_sim) -> None:
     sim, pdu = pdu_sim
     done = avfleet("probe", f"snmp://{quote(pdu.community, safe='')}@127.0.0.1:{sim.port}", "--json")
