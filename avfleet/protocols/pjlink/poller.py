@@ -9,6 +9,7 @@ ERR4 say something is broken.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from avfleet.protocols.device_url import PJLinkTarget
@@ -67,6 +68,7 @@ class PJLinkPoller:
         retries: int = 1,
         poll_deadline: float = 30.0,
         mac: str | None = None,
+        identity_interval: float = 3600.0,
     ) -> None:
         self.device_id = device_id
         self.target = target
@@ -82,6 +84,11 @@ class PJLinkPoller:
         self._last_lamps: list[Lamp] = []
         self._last_filter: int | None = None
         self.pjlink_class: int | None = None
+        # Identity (INF1/INF2/INFO/NAME/CLSS/SNUM/SVER) is re-read after this long, and after any failed
+        # poll, so a swapped unit is seen as soon as it answers; fragile units dislike needless questions.
+        self.identity_interval = identity_interval
+        self._identity: Identity | None = None
+        self._identity_read_at = 0.0
         self.last_raw: bytes | None = None  # raw bytes of the last protocol violation, for the record
 
     def __repr__(self) -> str:
@@ -127,6 +134,7 @@ class PJLinkPoller:
             return self._status(Availability.online, **reading)
 
     def _failed(self, availability: Availability, detail: str) -> DeviceStatus:
+        self._identity = None
         identity = Identity(mac=self.mac, pjlink_class=str(self.pjlink_class) if self.pjlink_class else None)
         return self._status(availability, detail=detail[:500], identity=identity)
 
@@ -140,11 +148,10 @@ class PJLinkPoller:
     async def _read(self, session: PJLinkSession, out: dict[str, Any]) -> None:
         power = await self._ask(session, "POWR")
         erst = await self._ask(session, "ERST")
-        clss = await self._ask_class(session)
-        texts = {}
-        for command in ("INF1", "INF2", "INFO", "NAME"):
-            value = await self._ask(session, command)
-            texts[command] = value if isinstance(value, str) and value else None
+        identity = self._identity
+        if identity is None or time.monotonic() - self._identity_read_at >= self.identity_interval:
+            identity = await self._read_identity(session)
+        clss = self.pjlink_class or 1
 
         out["power"] = POWER_MAP[power] if isinstance(power, PowerState) else Power.unknown
         if isinstance(erst, ErrorStatus):
@@ -160,15 +167,23 @@ class PJLinkPoller:
             out["input"] = value if isinstance(value, str) else None
             mute = await self._ask(session, "AVMT")
             out["av_mute"] = mute.video if isinstance(mute, codec.AvMute) else None
+        if clss == 2:
+            out["filter_hours"] = await self._read_filter(session)
+        out["identity"] = identity.model_copy(update={"mac": self.mac})
 
+    async def _read_identity(self, session: PJLinkSession) -> Identity:
+        clss = await self._ask_class(session)
+        texts = {}
+        for command in ("INF1", "INF2", "INFO", "NAME"):
+            value = await self._ask(session, command)
+            texts[command] = value if isinstance(value, str) and value else None
         serial = firmware = None
         if clss == 2:
             value = await self._ask(session, "SNUM", 2)
             serial = value if isinstance(value, str) and value else None
             value = await self._ask(session, "SVER", 2)
             firmware = value if isinstance(value, str) and value else None
-            out["filter_hours"] = await self._read_filter(session)
-        out["identity"] = Identity(
+        self._identity = Identity(
             manufacturer=texts["INF1"],
             model=texts["INF2"],
             serial=serial,
@@ -177,6 +192,8 @@ class PJLinkPoller:
             mac=self.mac,
             pjlink_class=str(clss),
         )
+        self._identity_read_at = time.monotonic()
+        return self._identity
 
     async def _ask_class(self, session: PJLinkSession) -> int:
         try:

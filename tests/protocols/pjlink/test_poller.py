@@ -252,3 +252,28 @@ async def test_make_poller_builds_pjlink_from_url(projector):
     assert "pw" not in repr(poller)
     assert (await poller.poll()).availability == Availability.online
     await poller.close()
+
+
+async def test_identity_is_read_once_per_interval_and_again_after_a_failure(projector):
+    emu = await projector(pjlink_class=2, serial="OLD-1")
+    poller = poller_for(emu)
+    first = await poller.poll()
+    second = await poller.poll()
+    assert emu.commands["%1INF1"] == 1 and emu.commands["%2SNUM"] == 1  # not asked again within the interval
+    assert emu.commands["%1POWR"] == 2  # while status is asked every poll
+    assert second.identity == first.identity and second.identity.serial == "OLD-1"
+    # A unit swapped on the same address: it is away for a moment, then answers with a new serial.
+    await emu.set_network(False)
+    assert (await poller.poll()).availability == Availability.unreachable
+    emu.config.serial = "NEW-2"
+    await emu.set_network(True)
+    assert (await poller.poll()).identity.serial == "NEW-2"
+    assert emu.commands["%2SNUM"] == 2
+
+
+async def test_identity_interval_zero_reads_identity_every_poll(projector):
+    emu = await projector(pjlink_class=1)
+    poller = poller_for(emu, identity_interval=0)
+    await poller.poll()
+    await poller.poll()
+    assert emu.commands["%1INF1"] == 2
