@@ -57,7 +57,8 @@ async def poll_cycles(ports: list[int], cycles: int) -> tuple[list[float], float
     from avfleet.protocols.pjlink.poller import PJLinkPoller
 
     pollers = [
-        PJLinkPoller(f"pj-{i}", PJLinkTarget("127.0.0.1", port), connect_timeout=10, reply_timeout=10)
+        PJLinkPoller(f"pj-{i}", PJLinkTarget("127.0.0.1", port), connect_timeout=10, reply_timeout=10,
+                     identity_interval=0)  # every cycle a full status, identity included
         for i, port in enumerate(ports)
     ]
     times = []
