@@ -37,7 +37,7 @@ from avfleet.protocols.mqtt.payloads import (
     StateMessage,
 )
 from avfleet.protocols.poller import DevicePoller, make_poller
-from avfleet.protocols.status import DeviceStatus, Kind
+from avfleet.protocols.status import DeviceStatus
 
 log = logging.getLogger("avfleet.agent")
 
@@ -312,4 +312,4 @@ def run_agent(config: AgentConfig) -> int:
     return asyncio.run(_main())
 
 
-__all__ = ["Agent", "AgentStartError", "Kind", "run_agent"]
+__all__ = ["Agent", "AgentStartError", "run_agent"]

@@ -117,7 +117,7 @@ async def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: 
         await asyncio.sleep(0.05)
 
 
-def agent_dict(agent_id: str, broker_url: str, urls: list[str], outbox: Path, **sections: Any) -> dict:
+def agent_dict(agent_id: str, broker_url: str, urls: list[str], outbox_path: Path, **sections: Any) -> dict:
     """A config as plain data (what a YAML file holds); sections override or add top-level keys."""
     data: dict[str, Any] = {
         "version": 1,
@@ -126,7 +126,7 @@ def agent_dict(agent_id: str, broker_url: str, urls: list[str], outbox: Path, **
         "broker": {"url": broker_url, "reconnect_min_s": 0.2, "reconnect_max_s": 1.0},
         "devices": [{"id": f"pj-{i:02d}", "url": url} for i, url in enumerate(urls)],
         "polling": {"interval_s": 0.3, "heartbeat_s": 60, "failure_threshold": 2, "max_backoff_s": 1.0},
-        "outbox": {"path": str(outbox), "commit_interval_s": 0.1},
+        "outbox": {"path": str(outbox_path), "commit_interval_s": 0.1},
         "health": {"interval_s": 60},
         "commands": {"retry_interval_s": 0.2},
         "discovery": {"notifications": False},
