@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import secrets
 import threading
@@ -37,6 +38,19 @@ def with_demo_secrets(settings: ControllerSettings) -> ControllerSettings:
     return settings.model_validate({**settings.model_dump(), **updates}) if updates else settings
 
 
+def tune_gc() -> None:
+    """Keep the cyclic GC off the ingest's hot path.
+
+    Validating a state allocates dozens of objects; with the default threshold (700) the collector
+    runs every few messages and walks the whole heap (FastAPI, SQLAlchemy, paho) each time it
+    reaches the older generations: it cost more than validation itself (docs/benchmarks.md).
+    Freezing the start-up heap and collecting the young generation less often fixes both.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 50)
+
+
 class Controller:
     """One controller process. `start()` returns once the API listens and the ingest is connected."""
 
@@ -54,6 +68,7 @@ class Controller:
     def start(self, timeout: float = 30.0) -> None:
         if self.migrate:
             upgrade(self.engine)
+        tune_gc()
         self.ingest.start()
         config = uvicorn.Config(self.app, host=self.settings.api_host, port=self.settings.api_port,
                                 log_level="warning", timeout_graceful_shutdown=2, lifespan="off")

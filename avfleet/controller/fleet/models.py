@@ -47,14 +47,16 @@ class Device(SQLModel, table=True):
     device_id: str = Field(max_length=64, index=True)
     kind: str | None = Field(default=None, max_length=16)
     protocol: str | None = Field(default=None, max_length=16)
-    availability: str = Field(default="unknown", max_length=16, index=True)
-    power: str = Field(default="unknown", max_length=16, index=True)
+    # Not indexed: rewritten on every transition, and a county's devices scan in milliseconds.
+    availability: str = Field(default="unknown", max_length=16)
+    power: str = Field(default="unknown", max_length=16)
     active_faults: str = Field(default="", max_length=128)  # "lamp,fan": components at warning or error
     input: str | None = Field(default=None, max_length=32)
     power_w: float | None = None
     serial: str | None = Field(default=None, max_length=128)
     model: str | None = Field(default=None, max_length=128)
     firmware: str | None = Field(default=None, max_length=128)
+    # The last state message as received (envelope fields included; the API strips them).
     status: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     observed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_change: datetime | None = Field(default=None, sa_type=UTCDateTime)

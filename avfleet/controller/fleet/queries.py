@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from avfleet.controller.fleet.models import Agent, Device, DeviceEvent, DeviceTransition, InventoryRecord
+from avfleet.protocols.mqtt.payloads import Envelope
 from avfleet.protocols.status import FAULT_COMPONENTS
 
 AGENTS = Agent.__table__
@@ -114,7 +115,8 @@ def find_device(conn: Connection, device_id: str, agent_id: str | None) -> Any:
 def device_detail(conn: Connection, device_id: str, agent_id: str | None, history_limit: int) -> dict[str, Any]:
     row = find_device(conn, device_id, agent_id)
     item = _device_item(row)
-    item["status"] = row.status
+    item["status"] = None if row.status is None else {
+        k: v for k, v in row.status.items() if k not in Envelope.model_fields}
     item["history"], item["history_total"] = device_history(conn, row.id, None, None, history_limit, 0)
     e = EVENTS.c
     item["events"] = [

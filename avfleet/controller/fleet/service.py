@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from avfleet.controller.commands.models import CommandRecord
-from avfleet.controller.db import UTCDateTime
+from avfleet.controller.fleet.driver_sql import DriverSQL
 from avfleet.controller.fleet.models import (
     Agent,
     Device,
@@ -27,7 +27,7 @@ from avfleet.controller.fleet.models import (
     InventoryRecord,
     ReceivedMessage,
 )
-from avfleet.controller.fleet.summary import StatusSummary, active_faults
+from avfleet.controller.fleet.summary import StatusSummary
 from avfleet.protocols.mqtt.payloads import (
     AgentMessage,
     BirthMessage,
@@ -83,8 +83,18 @@ def _insert(table: sa.Table, conn: Connection):
 class FleetService:
     """Applies batches of validated agent messages inside the caller's transaction."""
 
-    def apply(self, conn: Connection, messages: list[AgentMessage], now: datetime | None = None) -> BatchOutcome:
+    def __init__(self) -> None:
+        self._payloads: dict[int, bytes] = {}
+        # (agent_id, device_id) -> devices.id. Ids never change once assigned, so this cache is safe
+        # with any number of controller processes; the rows themselves are always read fresh.
+        self._device_pks: dict[tuple[str, str], int] = {}
+
+    def apply(self, conn: Connection, messages: list[AgentMessage], now: datetime | None = None,
+              payloads: dict[int, bytes] | None = None) -> BatchOutcome:
+        """Apply `messages` in the caller's transaction. `payloads` maps id(message) to its received
+        JSON, stored as the device's status as it is (saves re-serializing every state)."""
         now = now or datetime.now(UTC)
+        self._payloads = payloads or {}
         outcome = BatchOutcome()
         fresh = self._dedup(conn, messages, now, outcome)
         if not fresh:
@@ -114,17 +124,21 @@ class FleetService:
         unique: dict[tuple[str, int], AgentMessage] = {}
         for message in messages:
             unique.setdefault((message.agent_id, message.seq), message)
-        rows = [
-            {"agent_id": a, "seq": s, "kind": _kind(m), "received_at": now} for (a, s), m in unique.items()
-        ]
-        stmt = _insert(RECEIVED, conn).on_conflict_do_nothing().returning(RECEIVED.c.agent_id, RECEIVED.c.seq)
-        inserted = {(a, s) for a, s in conn.execute(stmt, rows)}
+        sql = DriverSQL(conn)
+        received_at = sql.time(now)
+        params: list[Any] = []
+        for (agent_id, seq), m in unique.items():
+            params += (agent_id, seq, _kind(m), received_at)
+        one = f"({sql.marks(4)})"
+        inserted = set(map(tuple, sql.execute(
+            f"INSERT INTO received_messages (agent_id, seq, kind, received_at) VALUES "
+            f"{', '.join([one] * len(unique))} ON CONFLICT DO NOTHING RETURNING agent_id, seq", params).all()))
         outcome.received = len(inserted)
         outcome.duplicates = len(messages) - len(inserted)
         fresh = [m for key, m in unique.items() if key in inserted]
-        for row in rows:
-            if (row["agent_id"], row["seq"]) in inserted:
-                outcome.by_kind[row["kind"]] = outcome.by_kind.get(row["kind"], 0) + 1
+        for m in fresh:
+            kind = _kind(m)
+            outcome.by_kind[kind] = outcome.by_kind.get(kind, 0) + 1
         return fresh
 
     # -- agents ------------------------------------------------------------------------------------------
@@ -133,17 +147,17 @@ class FleetService:
         for m in messages:
             if m.agent_id not in newest or m.ts > newest[m.agent_id]:
                 newest[m.agent_id] = m.ts
-        conn.execute(
-            _insert(AGENTS, conn).on_conflict_do_nothing(),
-            [{"agent_id": a, "state": "unknown", "first_seen": now, "changed_at": now, "last_seen": ts}
-             for a, ts in sorted(newest.items())],
+        sql = DriverSQL(conn)
+        m = sql.mark
+        stamp = sql.time(now)
+        sql.executemany(
+            f"INSERT INTO agents (agent_id, state, first_seen, changed_at) VALUES ({sql.marks(4)}) "
+            "ON CONFLICT DO NOTHING",
+            [(a, "unknown", stamp, stamp) for a in sorted(newest)],
         )
-        c = AGENTS.c
-        conn.execute(
-            AGENTS.update()
-            .where(c.agent_id == sa.bindparam("a"), sa.or_(c.last_seen.is_(None), c.last_seen < sa.bindparam("ts")))
-            .values(last_seen=sa.bindparam("ts")),
-            [{"a": a, "ts": ts} for a, ts in sorted(newest.items())],  # one lock order for every process
+        sql.executemany(
+            f"UPDATE agents SET last_seen = {m} WHERE agent_id = {m} AND (last_seen IS NULL OR last_seen < {m})",
+            [(sql.time(ts), a, sql.time(ts)) for a, ts in sorted(newest.items())],  # one lock order for all
         )
 
     def _births(self, conn: Connection, births: list[BirthMessage], now: datetime) -> None:
@@ -200,41 +214,53 @@ class FleetService:
 
     # -- devices -----------------------------------------------------------------------------------------
     def _device_rows(self, conn: Connection, keys: set[tuple[str, str]], now: datetime,
-                     defaults: dict[tuple[str, str], dict[str, Any]], *, lock: bool = False,
-                     ) -> dict[tuple[str, str], _DeviceRow]:
-        c = DEVICES.c
-        rows = self._select_devices(conn, sa.tuple_(c.agent_id, c.device_id), sorted(keys))
-        missing = keys - rows.keys()
-        if missing:
-            conn.execute(
-                _insert(DEVICES, conn).on_conflict_do_nothing(),
-                [{"agent_id": a, "device_id": d, "availability": "unknown", "power": "unknown",
-                  "active_faults": "", "changed_at": now, **defaults.get((a, d), {})} for a, d in sorted(missing)],
-            )
-            rows.update(self._select_devices(conn, sa.tuple_(c.agent_id, c.device_id), sorted(missing)))
-        if lock and conn.dialect.name == "postgresql":
-            # Serialize batches of several controller processes per device: row locks taken in id
-            # order (so two batches never deadlock), and the rows re-read under the lock because
-            # another process may have committed newer states meanwhile. SQLite needs none of
-            # this: its writer holds the whole database (BEGIN IMMEDIATE).
-            rows = self._select_devices(conn, c.id, sorted(r.pk for r in rows.values()), for_update=True)
-        return rows
+                     defaults: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str, str], _DeviceRow]:
+        """The current rows of `keys`, created when missing.
 
-    def _select_devices(self, conn: Connection, key: Any, values: list[Any], *, for_update: bool = False,
+        On PostgreSQL the rows come locked (FOR UPDATE, in id order so two batches never deadlock),
+        which serializes several controller processes per device; they are read under the lock
+        because another process may have committed newer states meanwhile. On SQLite the writer
+        already holds the whole database (BEGIN IMMEDIATE).
+        """
+        known = self._device_pks
+        unknown = sorted(k for k in keys if k not in known)
+        if unknown:
+            found = self._select_devices(conn, unknown)
+            missing = set(unknown) - found.keys()
+            if missing:
+                conn.execute(
+                    _insert(DEVICES, conn).on_conflict_do_nothing(),
+                    [{"agent_id": a, "device_id": d, "availability": "unknown", "power": "unknown",
+                      "active_faults": "", "changed_at": now, **defaults.get((a, d), {})}
+                     for a, d in sorted(missing)],
+                )
+                found.update(self._select_devices(conn, sorted(missing)))
+            for key, row in found.items():
+                known[key] = row.pk
+        return self._select_devices(conn, sorted(known[k] for k in keys), by_pk=True)
+
+    _DEVICE_COLUMNS = "id, agent_id, device_id, observed_at, availability, power, active_faults, input, serial, " \
+                      "model, firmware"
+
+    def _select_devices(self, conn: Connection, keys: list[Any], *, by_pk: bool = False,
                         ) -> dict[tuple[str, str], _DeviceRow]:
-        c = DEVICES.c
+        sql = DriverSQL(conn)
         found: dict[tuple[str, str], _DeviceRow] = {}
-        for start in range(0, len(values), 400):  # stay below bound-parameter limits
-            query = sa.select(c.id, c.agent_id, c.device_id, c.observed_at, c.availability, c.power,
-                              c.active_faults, c.input, c.serial, c.model, c.firmware).where(
-                key.in_(values[start:start + 400]))
-            if for_update:
-                query = query.order_by(c.id).with_for_update()
-            for r in conn.execute(query):
-                summary = None if r.observed_at is None else StatusSummary(
-                    r.availability, r.power, r.active_faults, r.input)
-                found[(r.agent_id, r.device_id)] = _DeviceRow(
-                    r.id, r.observed_at, summary, r.serial, r.model, r.firmware)
+        for start in range(0, len(keys), 400):  # stay below bound-parameter limits
+            chunk = keys[start:start + 400]
+            if by_pk:
+                query = (f"SELECT {self._DEVICE_COLUMNS} FROM devices WHERE id IN ({sql.marks(len(chunk))}) "
+                         "ORDER BY id" + ("" if sql.sqlite else " FOR UPDATE"))
+                params: list[Any] = chunk
+            else:
+                query = (f"SELECT {self._DEVICE_COLUMNS} FROM devices "
+                         f"WHERE {sql.row_in('agent_id, device_id', len(chunk), 2)}")
+                params = [v for key in chunk for v in key]
+            for pk, agent_id, device_id, observed, availability, power, faults, inp, serial, model, fw in (
+                    sql.execute(query, params).all()):
+                observed_at = sql.read_time(observed)
+                summary = None if observed_at is None else StatusSummary(availability, power, faults, inp)
+                found[(agent_id, device_id)] = _DeviceRow(pk, observed_at, summary, serial, model, fw)
         return found
 
     def _states(self, conn: Connection, states: list[StateMessage], now: datetime, outcome: BatchOutcome) -> None:
@@ -242,7 +268,7 @@ class FleetService:
         for m in states:
             per_device[(m.agent_id, m.device_id)].append(m)
         defaults = {k: {"kind": ms[0].kind.value, "protocol": ms[0].protocol.value} for k, ms in per_device.items()}
-        rows = self._device_rows(conn, set(per_device), now, defaults, lock=True)
+        rows = self._device_rows(conn, set(per_device), now, defaults)
         history: list[dict[str, Any]] = []
         current_updates: list[dict[str, Any]] = []
         for key, messages in per_device.items():
@@ -262,23 +288,33 @@ class FleetService:
             if newest is None:
                 continue
             outcome.swapped_units += self._inventory(conn, row, newest, now)
-            current_updates.append(_current_row(row, newest, last_change, now))
+            raw = self._payloads.get(id(newest))
+            status_json = raw.decode() if raw is not None else newest.model_dump_json(exclude=_ENVELOPE_FIELDS)
+            current_updates.append(_current_row(row, newest, last_change, now, status_json))
         outcome.transitions += len(history)
-        if history:
-            conn.execute(HISTORY.insert(), history)
-        if current_updates:
-            c = DEVICES.c
-            b = sa.bindparam
-            conn.execute(
-                DEVICES.update()
-                .where(c.id == b("pk"), sa.or_(c.observed_at.is_(None), c.observed_at < b("observed_at")))
-                .values(kind=b("kind"), protocol=b("protocol"), availability=b("availability"), power=b("power"),
-                        active_faults=b("active_faults"), input=b("input"), power_w=b("power_w"),
-                        status=b("status"), observed_at=b("observed_at"),
-                        last_change=sa.func.coalesce(b("last_change", type_=UTCDateTime), c.last_change),
-                        changed_at=sa.func.coalesce(b("changed_at_new", type_=UTCDateTime), c.changed_at)),
-                current_updates,
-            )
+        sql = DriverSQL(conn)
+        m = sql.mark
+        sql.executemany(
+            f"INSERT INTO device_history (device_pk, agent_id, device_id, seq, replayed, observed_at, received_at, "
+            f"availability, power, active_faults, input, power_w) VALUES ({sql.marks(12)})",
+            [_history_tuple(sql, h) for h in history],
+        )
+        # A repeat (no transition) only refreshes the status; a transition rewrites the summary columns.
+        changed = [u for u in current_updates if u["last_change"] is not None]
+        repeats = [u for u in current_updates if u["last_change"] is None]
+        guard = f"WHERE id = {m} AND (observed_at IS NULL OR observed_at < {m})"
+        sql.executemany(
+            f"UPDATE devices SET kind = {m}, protocol = {m}, availability = {m}, power = {m}, active_faults = {m}, "
+            f"input = {m}, power_w = {m}, status = {sql.json_mark()}, observed_at = {m}, last_change = {m}, "
+            f"changed_at = {m} {guard}",
+            [(u["kind"], u["protocol"], u["availability"], u["power"], u["active_faults"], u["input"], u["power_w"],
+              u["status"], sql.time(u["observed_at"]), sql.time(u["last_change"]), sql.time(u["changed_at_new"]),
+              u["pk"], sql.time(u["observed_at"])) for u in changed],
+        )
+        sql.executemany(
+            f"UPDATE devices SET power_w = {m}, status = {sql.json_mark()}, observed_at = {m} {guard}",
+            [(u["power_w"], u["status"], (t := sql.time(u["observed_at"])), u["pk"], t) for u in repeats],
+        )
 
     def _file_late_state(self, conn: Connection, device_pk: int, m: StateMessage, summary: StatusSummary,
                          now: datetime) -> int:
@@ -353,12 +389,21 @@ class FleetService:
             )
 
 
+_KINDS = {StatusMessage: "status", BirthMessage: "birth", StateMessage: "state", EventMessage: "event",
+          HealthMessage: "health", CommandResult: "cmd_result"}
+
+
 def _kind(message: AgentMessage) -> str:
-    return type(message).__name__.removesuffix("Message").lower()[:16]
+    return _KINDS[type(message)]
 
 
 def _summary(row: Any) -> StatusSummary:
     return StatusSummary(row.availability, row.power, row.active_faults, row.input)
+
+
+def _history_tuple(sql: DriverSQL, h: dict[str, Any]) -> tuple[Any, ...]:
+    return (h["device_pk"], h["agent_id"], h["device_id"], h["seq"], h["replayed"], sql.time(h["observed_at"]),
+            sql.time(h["received_at"]), h["availability"], h["power"], h["active_faults"], h["input"], h["power_w"])
 
 
 def _history_row(device_pk: int, m: StateMessage, summary: StatusSummary, now: datetime) -> dict[str, Any]:
@@ -368,10 +413,12 @@ def _history_row(device_pk: int, m: StateMessage, summary: StatusSummary, now: d
             "active_faults": summary.active_faults, "input": summary.input, "power_w": m.power_w}
 
 
-def _current_row(row: _DeviceRow, m: StateMessage, last_change: datetime | None, now: datetime) -> dict[str, Any]:
-    return {"pk": row.pk, "kind": m.kind.value, "protocol": m.protocol.value,
-            "availability": m.availability.value, "power": m.power.value, "active_faults": active_faults(m),
+def _current_row(row: _DeviceRow, m: StateMessage, last_change: datetime | None, now: datetime,
+                 status_json: str) -> dict[str, Any]:
+    return {"pk": row.pk, "kind": m.kind._value_, "protocol": m.protocol._value_,
+            "availability": row.summary.availability, "power": row.summary.power,
+            "active_faults": row.summary.active_faults,
             "input": m.input, "power_w": m.power_w,
-            "status": m.model_dump(mode="json", exclude=_ENVELOPE_FIELDS),
+            "status": status_json,
             "observed_at": m.observed_at, "last_change": last_change,
             "changed_at_new": now if last_change is not None else None}

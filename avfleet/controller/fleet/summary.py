@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from avfleet.protocols.status import FAULT_COMPONENTS, DeviceStatus
+from avfleet.protocols.status import FAULT_COMPONENTS, DeviceStatus, FaultLevel
+
+_ACTIVE = (FaultLevel.warning, FaultLevel.error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,12 +18,11 @@ class StatusSummary:
 
     @classmethod
     def of(cls, status: DeviceStatus) -> StatusSummary:
-        return cls(status.availability.value, status.power.value, active_faults(status), status.input)
+        # `_value_` is the member's plain attribute; `.value` goes through a slower descriptor.
+        return cls(status.availability._value_, status.power._value_, active_faults(status), status.input)
 
 
 def active_faults(status: DeviceStatus) -> str:
     """Components at warning or error, in contract order, as "lamp,fan"-style text (filterable in SQL)."""
     faults = status.faults
-    return ",".join(
-        name for name in FAULT_COMPONENTS if getattr(faults, name).value in ("warning", "error")
-    )
+    return ",".join([name for name in FAULT_COMPONENTS if getattr(faults, name) in _ACTIVE])

@@ -92,6 +92,7 @@ class IngestService:
         self._writer: threading.Thread | None = None
         self._client = self._make_client()
         self._last_prune = 0.0
+        self._topics: dict[str, topics.ParsedTopic] = {}  # parsed topics by name (ParsedTopic is frozen)
 
     # -- MQTT --------------------------------------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
@@ -209,30 +210,39 @@ class IngestService:
             if not self._commit_with_retry(batch):
                 return  # stopping while the database fails: leave the batch unacknowledged
 
-    def _parse(self, batch: list[Inbound]) -> list[AgentMessage]:
+    def _parse(self, batch: list[Inbound]) -> tuple[list[AgentMessage], dict[int, bytes]]:
         messages: list[AgentMessage] = []
+        payloads: dict[int, bytes] = {}
+        cache = self._topics
+        if len(cache) > 200_000:  # one entry per device topic; bound it against invented topics
+            cache.clear()
         for item in batch:
+            parsed = cache.get(item.topic)
+            if parsed is None:
+                try:
+                    parsed = cache[item.topic] = topics.parse_topic(item.topic)
+                except topics.TopicError as exc:
+                    self.rejections.reject(_agent_key(item.topic), "topic", str(exc))
+                    continue
             try:
-                parsed = topics.parse_topic(item.topic)
-            except topics.TopicError as exc:
-                self.rejections.reject(_agent_key(item.topic), "topic", str(exc))
-                continue
-            try:
-                messages.append(parse_agent_message(parsed, item.payload))
+                message = parse_agent_message(parsed, item.payload)
             except PayloadError as exc:
                 reason = "agent_mismatch" if "differs from topic" in exc.reason else "payload"
                 self.rejections.reject(parsed.agent_id, reason, exc.reason)
-        return messages
+                continue
+            messages.append(message)
+            payloads[id(message)] = item.payload
+        return messages, payloads
 
     def _commit_with_retry(self, batch: list[Inbound]) -> bool:
-        messages = self._parse(batch)
+        messages, payloads = self._parse(batch)
         delay = 0.5
         while True:
             started = time.perf_counter()
             try:
                 if messages:
                     with write_transaction(self.engine) as conn:
-                        outcome = self.fleet.apply(conn, messages)
+                        outcome = self.fleet.apply(conn, messages, payloads=payloads)
                 else:
                     outcome = None
                 break

@@ -103,7 +103,7 @@ def test_device_detail_has_history_events_and_inventory(client: TestClient) -> N
     assert [(h["power"], h["faults"]) for h in body["history"]] == [
         ("on", ["lamp"]), ("on", []), ("standby", [])]  # newest first
     assert body["history_total"] == 3
-    assert body["status"]["faults"]["lamp"] == "error"
+    assert body["status"]["faults"]["lamp"] == "error" and "seq" not in body["status"]
     assert [e["event"] for e in body["events"]] == ["fault_raised"]
     assert body["inventory"][0]["serial"] == "SN-1" and body["inventory"][0]["closed_at"] is None
 

@@ -97,10 +97,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('devices', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_devices_agent_id'), ['agent_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_devices_availability'), ['availability'], unique=False)
         batch_op.create_index(batch_op.f('ix_devices_changed_at'), ['changed_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_devices_device_id'), ['device_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_devices_power'), ['power'], unique=False)
 
     op.create_table('device_events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -181,10 +179,8 @@ def downgrade() -> None:
 
     op.drop_table('device_events')
     with op.batch_alter_table('devices', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_devices_power'))
         batch_op.drop_index(batch_op.f('ix_devices_device_id'))
         batch_op.drop_index(batch_op.f('ix_devices_changed_at'))
-        batch_op.drop_index(batch_op.f('ix_devices_availability'))
         batch_op.drop_index(batch_op.f('ix_devices_agent_id'))
 
     op.drop_table('devices')
