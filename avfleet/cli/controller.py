@@ -118,12 +118,21 @@ def register(app: typer.Typer) -> None:
     def demo(devices: int = typer.Option(50, "--devices", min=1, max=2000, help="Projectors to emulate"),
              port: int = typer.Option(8080, "--port", min=0, max=65535, help="Dashboard and API port"),
              data_dir: Path | None = typer.Option(None, "--data-dir", help="Keep the demo database here"),
+             broker: str = typer.Option("auto", "--broker", help="auto (Mosquitto if installed), mosquitto or "
+                                        "embedded (the amqtt development broker)"),
              verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
         """Broker, controller, an emulated fleet and its agents, in one command. Ctrl-C stops everything."""
         from avfleet.controller.demo import DemoError, run_demo
 
+        if broker not in ("auto", "mosquitto", "embedded"):
+            raise _fail(f"--broker must be auto, mosquitto or embedded, not {broker!r}")
         _setup_logging(verbose)
+
+        def out(line: str) -> None:
+            typer.echo(line)
+            sys.stdout.flush()
+
         try:
-            run_demo(devices=devices, port=port, data_dir=data_dir)
+            run_demo(devices=devices, port=port, data_dir=data_dir, broker=broker, out=out)
         except DemoError as exc:
             raise _fail(str(exc), 1) from None

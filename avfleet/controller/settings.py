@@ -7,7 +7,7 @@ empty or well-known values, so a production controller never runs with a guessab
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
@@ -34,6 +34,9 @@ class ControllerSettings(BaseSettings):
     broker_password_file: Path | None = None
     broker_ca_file: Path | None = None
     client_id: str = "avfleet-controller-1"
+    # "3.1.1" only for the embedded development broker (amqtt speaks no MQTT 5): no ReceiveMaximum,
+    # no broker-side command expiry, no shared subscriptions.
+    mqtt_protocol: Literal["5", "3.1.1"] = "5"
     # Several controllers split ingest through `$share/avfleet-ingest/...`; see docs/controller.md.
     shared_subscription: bool = False
     session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
@@ -55,6 +58,8 @@ class ControllerSettings(BaseSettings):
     def _refuse_insecure_secrets(self) -> ControllerSettings:
         if self.demo:
             return self
+        if self.shared_subscription and self.mqtt_protocol != "5":
+            raise ValueError("shared_subscription needs mqtt_protocol 5")
         if not self.api_tokens:
             raise ValueError("api_tokens: at least one token is required outside demo mode "
                              "(set AVFLEET_API_TOKENS='[\"<32 random chars>\"]')")

@@ -97,8 +97,13 @@ class IngestService:
     # -- MQTT --------------------------------------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
         s = self.settings
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5,
-                             manual_ack=True)
+        self._v5 = s.mqtt_protocol == "5"
+        if self._v5:
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5,
+                                 manual_ack=True)
+        else:  # 3.1.1: the persistent session is clean_session=False
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv311,
+                                 clean_session=False, manual_ack=True)
         if s.broker_username:
             client.username_pw_set(s.broker_username, s.broker_secret())
         _host, _port, tls = s.broker_address()
@@ -121,10 +126,13 @@ class IngestService:
             if not flags.session_present:
                 log.warning("no stored session for %s: messages sent while it was absent may be missing "
                             "(agents replay their outbox)", self.client_id)
-            # retainHandling=1: retained states only for a new subscription, not on every reconnect.
-            options = SubscribeOptions(qos=1, retainHandling=1)
-            wanted = [(topics.shared(f) if self.settings.shared_subscription else f, options) for f in INGEST_FILTERS]
-            client.subscribe(wanted)
+            if self._v5:
+                # retainHandling=1: retained states only for a new subscription, not on every reconnect.
+                options = SubscribeOptions(qos=1, retainHandling=1)
+                shared = self.settings.shared_subscription
+                client.subscribe([(topics.shared(f) if shared else f, options) for f in INGEST_FILTERS])
+            else:
+                client.subscribe([(f, 1) for f in INGEST_FILTERS])
             self.metrics.connected.set(1)
             self._connected.set()
         except Exception:  # an exception here would kill paho's network thread
@@ -145,11 +153,14 @@ class IngestService:
     def start(self, connect_timeout: float = 15.0) -> None:
         s = self.settings
         host, port, _tls = s.broker_address()
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = s.session_expiry_s
-        props.ReceiveMaximum = s.receive_maximum  # lets batches fill past the broker's default 20 in flight
         try:
-            self._client.connect_async(host, port, keepalive=30, clean_start=False, properties=props)
+            if self._v5:
+                props = Properties(PacketTypes.CONNECT)
+                props.SessionExpiryInterval = s.session_expiry_s
+                props.ReceiveMaximum = s.receive_maximum  # lets batches fill past the broker's default 20 in flight
+                self._client.connect_async(host, port, keepalive=30, clean_start=False, properties=props)
+            else:
+                self._client.connect_async(host, port, keepalive=30)
         except (OSError, ValueError) as exc:
             raise IngestError(f"cannot connect to broker {s.broker_url}: {exc}") from None
         self._client.loop_start()
@@ -178,7 +189,7 @@ class IngestService:
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, expiry_s: int | None = None) -> bool:
         """Publish from the ingest session (commands). True when paho accepted it for delivery."""
         props = None
-        if expiry_s is not None:
+        if expiry_s is not None and self._v5:  # under 3.1.1 only the payload's expires_at protects
             props = Properties(PacketTypes.PUBLISH)
             props.MessageExpiryInterval = expiry_s
         info = self._client.publish(topic, payload, qos=qos, properties=props)
