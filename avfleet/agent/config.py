@@ -284,7 +284,7 @@ class DiscoveryConfig(_Strict):
 class OutboxConfig(_Strict):
     path: Path | None = None  # default: $STATE_DIRECTORY/outbox.sqlite, else ./avfleet-<agent_id>.outbox.sqlite
     max_messages: int = Field(100_000, ge=10)  # bound; the oldest are dropped (and counted) beyond it
-    commit_interval_s: float = Field(0.5, gt=0, le=60)  # batched commits spare the SD card
+    commit_interval_s: float = Field(1.0, gt=0, le=60)  # batched commits spare the SD card
     commit_batch: int = Field(500, ge=1)
 
 
