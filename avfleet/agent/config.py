@@ -272,13 +272,24 @@ class PollingConfig(_Strict):
 
 class DiscoveryConfig(_Strict):
     enabled: bool = False  # periodic discovery of projectors on the LAN (reported in logs and `avfleet discover`)
-    pjlink_search: bool = True  # PJLink Class 2 UDP search (SRCH) on broadcast
+    pjlink_search: bool = True  # PJLink Class 2 UDP search (SRCH)
+    search_targets: list[str] = Field(default_factory=lambda: ["255.255.255.255:4352"])  # HOST[:PORT] to send SRCH to
     mdns: bool = True  # mDNS browsing (_pjlink._tcp and similar)
     notifications: bool = True  # listen for PJLink Class 2 notifications; each one triggers a poll of its device
     notification_port: int = Field(4352, ge=0, le=65535)  # 0 = any free port (tests)
     bind: str = "0.0.0.0"
+    mdns_interfaces: list[str] | None = None  # addresses to browse mDNS on (also for broker.discover); None = all
     interval_s: float = Field(3600.0, gt=0)
     timeout_s: float = Field(5.0, gt=0)
+
+    @field_validator("search_targets")
+    @classmethod
+    def _check_targets(cls, values: list[str]) -> list[str]:
+        for item in values:
+            host, sep, port = item.rpartition(":")
+            if not item or (sep and (not host or not port.isdigit() or not 0 < int(port) < 65536)):
+                raise ValueError(f"search target {item!r} is not HOST or HOST:PORT")
+        return values
 
 
 class OutboxConfig(_Strict):
@@ -336,6 +347,13 @@ class AgentConfig(_Strict):
                 if fed not in ids:
                     raise ValueError(f"device {device.id!r} feeds outlet {index} to unknown device {fed!r}")
         return self
+
+    def search_targets(self) -> list[tuple[str, int]]:
+        out = []
+        for item in self.discovery.search_targets:
+            host, _, port = item.rpartition(":") if ":" in item else (item, "", "")
+            out.append((host or item, int(port) if port.isdigit() else 4352))
+        return out
 
     def poll_interval(self, device: DeviceConfig) -> float:
         return device.poll_interval_s or self.polling.interval_s

@@ -115,13 +115,14 @@ async def discover(
     mdns: bool = True,
     search_targets: Iterable[tuple[str, int]] = (("255.255.255.255", PJLINK_PORT),),
     bind: tuple[str, int] = ("0.0.0.0", 0),
+    interfaces: list[str] | None = None,
 ) -> list[Found]:
     """PJLink search and mDNS browsing side by side; one entry per (source, host, port)."""
     jobs = []
     if pjlink:
         jobs.append(pjlink_search(search_targets, timeout=timeout, bind=bind))
     if mdns:
-        jobs.append(mdns_browse(PROJECTOR_SERVICE_TYPES, timeout=timeout))
+        jobs.append(mdns_browse(PROJECTOR_SERVICE_TYPES, timeout=timeout, interfaces=interfaces))
     results = await asyncio.gather(*jobs, return_exceptions=True)
     out: list[Found] = []
     for result in results:
@@ -132,9 +133,9 @@ async def discover(
     return out
 
 
-async def find_broker(*, timeout: float = 5.0) -> tuple[str, int, bool] | None:
+async def find_broker(*, timeout: float = 5.0, interfaces: list[str] | None = None) -> tuple[str, int, bool] | None:
     """(host, port, tls) of the first MQTT broker announced by mDNS, or None."""
-    found = await mdns_browse(BROKER_SERVICE_TYPES, timeout=timeout, stop_after_first=True)
+    found = await mdns_browse(BROKER_SERVICE_TYPES, timeout=timeout, stop_after_first=True, interfaces=interfaces)
     for item in found:
         return item.host, item.port or 1883, (item.service or "").startswith("_secure-mqtt")
     return None

@@ -108,6 +108,7 @@ class Agent:
         self.ready = asyncio.Event()
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
+        self._seen_finds: set[tuple] = set()
 
     # ---- life cycle ---------------------------------------------------------------------------
 
@@ -153,6 +154,8 @@ class Agent:
         for coordinator in self.coordinators.values():
             self._tasks.append(asyncio.create_task(coordinator.run(), name=f"poll-{coordinator.device_id}"))
         self._tasks.append(asyncio.create_task(self._health_loop(), name="health"))
+        if config.discovery.enabled:
+            self._tasks.append(asyncio.create_task(self._discovery_loop(), name="discovery"))
         watchdog = self._watchdog or Watchdog()
         self._watchdog = watchdog
         self._tasks.append(asyncio.create_task(watchdog.run(self.healthy), name="watchdog"))
@@ -192,7 +195,7 @@ class Agent:
 
         delay = 2.0
         while not self._stop.is_set():
-            found = await find_broker(timeout=5.0)
+            found = await find_broker(timeout=5.0, interfaces=self.config.discovery.mdns_interfaces)
             if found is not None:
                 host, port, _tls = found
                 log.info("broker found by mDNS at %s:%d", host, port)
@@ -272,6 +275,32 @@ class Agent:
             lambda seq, ts: HealthMessage(agent_id=agent_id, seq=seq, ts=ts, **fields),
             qos=0,
         )
+
+    async def discover_once(self) -> list:
+        """One discovery round; logs each find that no configured device has. Returns the new finds."""
+        from avfleet.agent.discovery import discover
+
+        d = self.config.discovery
+        found = await discover(timeout=d.timeout_s, pjlink=d.pjlink_search, mdns=d.mdns, interfaces=d.mdns_interfaces,
+                               search_targets=self.config.search_targets())
+        known = {(dev.target.host, dev.target.port) for dev in self.config.devices}
+        known_hosts = {dev.target.host for dev in self.config.devices}
+        new = [f for f in found if (f.host, f.port) not in known and f.host not in known_hosts]
+        for item in new:
+            key = (item.source, item.host, item.port)
+            if key not in self._seen_finds:
+                self._seen_finds.add(key)
+                log.info("discovered a device not in the config: %s %s (mac %s, name %s)", item.source,
+                         item.url() or f"{item.host}:{item.port}", item.mac, item.name)
+        return new
+
+    async def _discovery_loop(self) -> None:
+        while True:
+            try:
+                await self.discover_once()
+            except Exception:
+                log.exception("discovery failed")
+            await asyncio.sleep(self.config.discovery.interval_s)
 
     async def _health_loop(self) -> None:
         while True:

@@ -43,6 +43,7 @@ def register(app: typer.Typer) -> None:
         target: list[str] = typer.Option(
             [], "--target", help="HOST[:PORT] to send the search to (default: broadcast 255.255.255.255:4352)."
         ),
+        interface: list[str] = typer.Option([], "--interface", help="Local address to browse mDNS on (default: all)."),
         json_out: bool = typer.Option(False, "--json", help="One JSON object per line."),
     ) -> None:
         """Find projectors on the LAN and print them, one per line."""
@@ -61,7 +62,7 @@ def register(app: typer.Typer) -> None:
             targets.append((host, int(port) if port else PJLINK_PORT))
         found = asyncio.run(
             run_discover(
-                timeout=timeout, pjlink=pjlink, mdns=mdns,
+                timeout=timeout, pjlink=pjlink, mdns=mdns, interfaces=interface or None,
                 search_targets=targets or (("255.255.255.255", PJLINK_PORT),),
             )
         )
