@@ -42,6 +42,8 @@ class ControllerSettings(BaseSettings):
     session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
     receive_maximum: int = Field(default=1000, ge=20, le=65535)
 
+    # Validate and commit in a separate process, so the MQTT loop keeps its own core (sinks.py).
+    writer_process: bool = True
     batch_max_rows: int = Field(default=500, ge=1, le=5000)
     batch_max_ms: int = Field(default=200, ge=1, le=10_000)
     dedup_retention_days: int = Field(default=14, ge=1)

@@ -1,8 +1,9 @@
-"""The ingest: one persistent MQTT session feeding one writer thread that commits batches.
+"""The ingest: one persistent MQTT session feeding a batch writer that commits.
 
-paho's network thread only copies each PUBLISH into a queue. The writer takes up to
-`batch_max_rows` messages or waits `batch_max_ms`, validates them, applies them with the fleet
-rules in one transaction, COMMITs, and only then acknowledges them (`manual_ack`). A controller
+paho's network thread only copies each PUBLISH into a queue. A batching thread takes up to
+`batch_max_rows` messages or waits `batch_max_ms` and hands the batch to the writer (a separate
+process by default, see sinks.py), which validates it, applies the fleet rules in one
+transaction and COMMITs; only then are the messages acknowledged (`manual_ack`). A controller
 killed at any point therefore leaves every unacknowledged message in its broker session; the
 redelivery is deduplicated on (agent_id, seq).
 """
@@ -15,25 +16,22 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
-import sqlalchemy as sa
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy.engine import Engine
 
-from avfleet.controller.db import write_transaction
-from avfleet.controller.fleet.models import ReceivedMessage
-from avfleet.controller.fleet.service import FleetService
 from avfleet.controller.ingest.metrics import IngestMetrics
 from avfleet.controller.ingest.rejections import RejectionLog
+from avfleet.controller.ingest.sinks import ProcessSink, Sink, ThreadSink
+from avfleet.controller.ingest.writer import BatchResult, BatchWriter
 from avfleet.controller.settings import ControllerSettings
 from avfleet.protocols.mqtt import topics
-from avfleet.protocols.mqtt.payloads import AgentMessage, PayloadError, parse_agent_message
 
 log = logging.getLogger("avfleet.controller.ingest")
 
@@ -47,6 +45,7 @@ INGEST_FILTERS = (
     f"{topics.PREFIX}/+/cmd/result",
 )
 PRUNE_EVERY_S = 3600.0
+MAX_IN_FLIGHT = 2
 
 
 class IngestError(RuntimeError):
@@ -76,12 +75,10 @@ def ingest_client_id(settings: ControllerSettings) -> str:
 
 
 class IngestService:
-    def __init__(self, settings: ControllerSettings, engine: Engine, metrics: IngestMetrics,
-                 fleet: FleetService | None = None) -> None:
+    def __init__(self, settings: ControllerSettings, engine: Engine, metrics: IngestMetrics) -> None:
         self.settings = settings
         self.engine = engine
         self.metrics = metrics
-        self.fleet = fleet or FleetService()
         self.rejections = RejectionLog(metrics)
         self.client_id = ingest_client_id(settings)
         self.committed = 0  # messages committed by this process (fresh and duplicates alike)
@@ -91,8 +88,8 @@ class IngestService:
         self._refused: str | None = None
         self._writer: threading.Thread | None = None
         self._client = self._make_client()
-        self._last_prune = 0.0
-        self._topics: dict[str, topics.ParsedTopic] = {}  # parsed topics by name (ParsedTopic is frozen)
+        self._last_prune = time.monotonic()
+        self._sink: Sink | None = None
 
     # -- MQTT --------------------------------------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
@@ -163,6 +160,7 @@ class IngestService:
                 self._client.connect_async(host, port, keepalive=30)
         except (OSError, ValueError) as exc:
             raise IngestError(f"cannot connect to broker {s.broker_url}: {exc}") from None
+        self._sink = ProcessSink(s) if s.writer_process else ThreadSink(BatchWriter(s, self.engine))
         self._client.loop_start()
         self._writer = threading.Thread(target=self._write_loop, name="avfleet-ingest-writer", daemon=True)
         self._writer.start()
@@ -195,106 +193,88 @@ class IngestService:
         info = self._client.publish(topic, payload, qos=qos, properties=props)
         return info.rc == mqtt.MQTT_ERR_SUCCESS
 
-    # -- writer ------------------------------------------------------------------------------------------
-    def _write_loop(self) -> None:
+    # -- batches -----------------------------------------------------------------------------------------
+    def _collect(self) -> list[Inbound]:
+        """Up to batch_max_rows messages, waiting at most batch_max_ms after the first; [] when idle."""
+        try:
+            first = self._inbox.get(timeout=0.05)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.settings.batch_max_ms / 1000
         max_rows = self.settings.batch_max_rows
-        max_wait = self.settings.batch_max_ms / 1000
-        while True:
+        while len(batch) < max_rows:
+            remaining = deadline - time.monotonic()
             try:
-                first = self._inbox.get(timeout=0.2)
+                batch.append(self._inbox.get_nowait() if remaining <= 0 else self._inbox.get(timeout=remaining))
             except queue.Empty:
-                if self._stop.is_set():
-                    return
-                self._maybe_prune()
-                continue
-            batch = [first]
-            deadline = time.monotonic() + max_wait
-            while len(batch) < max_rows:
-                remaining = deadline - time.monotonic()
-                try:
-                    batch.append(self._inbox.get_nowait() if remaining <= 0 else self._inbox.get(timeout=remaining))
-                except queue.Empty:
-                    break
-                if remaining <= 0 and self._inbox.empty():
-                    break
-            self.metrics.queue_depth.set(self._inbox.qsize())
-            if not self._commit_with_retry(batch):
-                return  # stopping while the database fails: leave the batch unacknowledged
-
-    def _parse(self, batch: list[Inbound]) -> tuple[list[AgentMessage], dict[int, bytes]]:
-        messages: list[AgentMessage] = []
-        payloads: dict[int, bytes] = {}
-        cache = self._topics
-        if len(cache) > 200_000:  # one entry per device topic; bound it against invented topics
-            cache.clear()
-        for item in batch:
-            parsed = cache.get(item.topic)
-            if parsed is None:
-                try:
-                    parsed = cache[item.topic] = topics.parse_topic(item.topic)
-                except topics.TopicError as exc:
-                    self.rejections.reject(_agent_key(item.topic), "topic", str(exc))
-                    continue
-            try:
-                message = parse_agent_message(parsed, item.payload)
-            except PayloadError as exc:
-                reason = "agent_mismatch" if "differs from topic" in exc.reason else "payload"
-                self.rejections.reject(parsed.agent_id, reason, exc.reason)
-                continue
-            messages.append(message)
-            payloads[id(message)] = item.payload
-        return messages, payloads
-
-    def _commit_with_retry(self, batch: list[Inbound]) -> bool:
-        messages, payloads = self._parse(batch)
-        delay = 0.5
-        while True:
-            started = time.perf_counter()
-            try:
-                if messages:
-                    with write_transaction(self.engine) as conn:
-                        outcome = self.fleet.apply(conn, messages, payloads=payloads)
-                else:
-                    outcome = None
                 break
-            except Exception:
-                self.metrics.commit_errors.inc()
-                log.exception("batch of %d messages failed to commit; retrying in %.1fs (not acknowledged)",
-                              len(messages), delay)
-                if self._stop.wait(delay):
-                    return False
-                delay = min(delay * 2, 30.0)
+            if remaining <= 0 and self._inbox.empty():
+                break
+        self.metrics.queue_depth.set(self._inbox.qsize())
+        return batch
+
+    def _write_loop(self) -> None:
+        sink = self._sink
+        pending: dict[int, list[Inbound]] = {}
+        next_id = 0
+        retry_delay = 0.5
+        try:
+            while True:
+                batch = self._collect()
+                if batch:
+                    next_id += 1
+                    pending[next_id] = batch
+                    sink.submit(next_id, [(i.topic, i.payload) for i in batch])
+                # Keep at most MAX_IN_FLIGHT batches at the writer: the next one is read while one commits.
+                while pending:
+                    result = sink.next_result(None if len(pending) >= MAX_IN_FLIGHT else 0)
+                    if result is None:
+                        break
+                    batch_id, outcome = result
+                    if isinstance(outcome, str):
+                        self.metrics.commit_errors.inc()
+                        log.error("batch of %d messages failed to commit (%s); retrying in %.1fs, not acknowledged",
+                                  len(pending[batch_id]), outcome, retry_delay)
+                        if self._stop.wait(retry_delay):
+                            return  # stopping while the database fails: the broker redelivers later
+                        retry_delay = min(retry_delay * 2, 30.0)
+                        sink.submit(batch_id, [(i.topic, i.payload) for i in pending[batch_id]])
+                        continue
+                    retry_delay = 0.5
+                    self._committed(pending.pop(batch_id), outcome)
+                if not batch:
+                    if self._stop.is_set():
+                        if not pending:
+                            return
+                        result = sink.next_result(1.0)  # let the batches in hand finish
+                        if result is not None:
+                            batch_id, outcome = result
+                            if not isinstance(outcome, str):
+                                self._committed(pending.pop(batch_id), outcome)
+                            else:
+                                return
+                        continue
+                    now = time.monotonic()
+                    if now - self._last_prune >= PRUNE_EVERY_S:
+                        self._last_prune = now
+                        sink.prune()
+        finally:
+            sink.close()
+
+    def _committed(self, batch: list[Inbound], result: BatchResult) -> None:
         for item in batch:
             if item.qos:
                 self._client.ack(item.mid, item.qos)
         self.committed += len(batch)
-        self.metrics.batch_seconds.observe(time.perf_counter() - started)
-        self.metrics.batch_rows.observe(len(batch))
-        if outcome is not None:
-            for kind, count in outcome.by_kind.items():
-                self.metrics.received.labels(kind=kind).inc(count)
-            if outcome.duplicates:
-                self.metrics.duplicates.inc(outcome.duplicates)
-            if outcome.newest_ts is not None:
-                self.metrics.lag_seconds.set(max(0.0, (datetime.now(UTC) - outcome.newest_ts).total_seconds()))
-        return True
-
-    def _maybe_prune(self) -> None:
-        now = time.monotonic()
-        if now - self._last_prune < PRUNE_EVERY_S:
-            return
-        self._last_prune = now
-        cutoff = datetime.now(UTC) - timedelta(days=self.settings.dedup_retention_days)
-        table = ReceivedMessage.__table__
-        try:
-            with write_transaction(self.engine) as conn:
-                gone = conn.execute(sa.delete(table).where(table.c.received_at < cutoff)).rowcount
-            if gone:
-                log.info("pruned %d dedup rows older than %s", gone, cutoff.isoformat())
-        except Exception:
-            log.exception("pruning the dedup table failed; will retry in an hour")
-
-
-def _agent_key(topic: str) -> str:
-    parts = topic.split("/")
-    return parts[3] if len(parts) > 3 else topic[:80]
+        m = self.metrics
+        m.batch_seconds.observe(result.seconds)
+        m.batch_rows.observe(len(batch))
+        for agent, reason, detail in result.rejections:
+            self.rejections.reject(agent, reason, detail)
+        for kind, count in result.by_kind.items():
+            m.received.labels(kind=kind).inc(count)
+        if result.duplicates:
+            m.duplicates.inc(result.duplicates)
+        if result.newest_ts is not None:
+            m.lag_seconds.set(max(0.0, (datetime.now(UTC) - result.newest_ts).total_seconds()))

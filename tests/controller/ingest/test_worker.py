@@ -40,10 +40,11 @@ def ingest_settings(db_url: str, port: int, **extra: object) -> ControllerSettin
                          broker_password="anonymous-broker-ignores-this", **extra)
 
 
-@pytest.fixture
-def ingest(db_url: str, engine: Engine, mosquitto: MosquittoBroker) -> Iterator[IngestService]:
-    service = IngestService(ingest_settings(db_url, mosquitto.port, client_id="ingest-test"), engine,
-                            IngestMetrics())
+@pytest.fixture(params=[True, False], ids=["writer-process", "writer-thread"])
+def ingest(request: pytest.FixtureRequest, db_url: str, engine: Engine,
+           mosquitto: MosquittoBroker) -> Iterator[IngestService]:
+    settings = ingest_settings(db_url, mosquitto.port, client_id="ingest-test", writer_process=request.param)
+    service = IngestService(settings, engine, IngestMetrics())
     service.start()
     try:
         yield service
@@ -60,7 +61,8 @@ def test_valid_messages_reach_the_database(ingest: IngestService, engine: Engine
     ])
     pub.flush()
     pub.close()
-    wait_for(lambda: count(engine, ReceivedMessage.__table__) == 102, what="102 committed messages")
+    wait_for(lambda: ingest.committed == 102, what="102 committed and acknowledged messages")
+    assert count(engine, ReceivedMessage.__table__) == 102
     assert count(engine, DeviceTransition.__table__) == 100
     with engine.connect() as conn:
         dev = conn.execute(sa.select(Device.__table__)).one()
@@ -105,3 +107,26 @@ def test_unreachable_broker_fails_start_with_a_clear_error(db_url: str, engine: 
     service = IngestService(ingest_settings(db_url, port, client_id="nobody-home"), engine, IngestMetrics())
     with pytest.raises(IngestError, match="did not accept a connection"):
         service.start(connect_timeout=1.5)
+
+
+def test_a_killed_writer_process_is_restarted_and_nothing_is_lost_or_doubled(
+        db_url: str, engine: Engine, mosquitto: MosquittoBroker) -> None:
+    settings = ingest_settings(db_url, mosquitto.port, client_id="ingest-killed-writer", writer_process=True)
+    service = IngestService(settings, engine, IngestMetrics())
+    service.start()
+    try:
+        pub = support.Publisher(mosquitto.port)
+        pub.publish_all(support.state("ag1", f"pj{seq % 4}", seq, at=seq, power="on" if seq % 8 < 4 else "standby")
+                        for seq in range(1, 3001))
+        wait_for(lambda: count(engine, ReceivedMessage.__table__) > 0, what="the first commits")
+        first = service._sink._proc
+        first.kill()  # the writer dies with batches in hand
+        pub.publish_all(support.state("ag1", f"pj{seq % 4}", seq, at=seq, power="on" if seq % 8 < 4 else "standby")
+                        for seq in range(3001, 6001))
+        pub.flush()
+        pub.close()
+        wait_for(lambda: count(engine, ReceivedMessage.__table__) == 6000, timeout=60, what="all 6000 messages")
+        assert service._sink._proc is not first and service._sink._proc.is_alive()
+        assert count(engine, DeviceTransition.__table__) == 6000  # each device flips power on every message
+    finally:
+        service.stop()

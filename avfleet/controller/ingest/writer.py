@@ -1,0 +1,98 @@
+"""Validating and committing one batch of received messages: the ingest's CPU-heavy half.
+
+`BatchWriter` runs in the ingest writer process (see sinks.py) or, optionally, in a thread of the
+controller process. It only sees (topic, payload) pairs; acknowledging is the MQTT side's job,
+done once the result of the batch says it is committed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from avfleet.controller.db import create_db_engine, write_transaction
+from avfleet.controller.fleet.models import ReceivedMessage
+from avfleet.controller.fleet.service import FleetService
+from avfleet.controller.settings import ControllerSettings
+from avfleet.protocols.mqtt import topics
+from avfleet.protocols.mqtt.payloads import AgentMessage, PayloadError, parse_agent_message
+
+
+@dataclass
+class BatchResult:
+    """What the MQTT side needs after a commit: counts for metrics, refusals to count and log."""
+
+    messages: int
+    by_kind: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    newest_ts: datetime | None = None
+    rejections: list[tuple[str, str, str]] = field(default_factory=list)  # (agent, reason, detail)
+    seconds: float = 0.0
+
+
+class BatchWriter:
+    def __init__(self, settings: ControllerSettings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or create_db_engine(settings.resolved_database_url)
+        self._owns_engine = engine is None
+        self.fleet = FleetService()
+        self._topics: dict[str, topics.ParsedTopic] = {}  # parsed topics by name (ParsedTopic is frozen)
+
+    def write(self, items: list[tuple[str, bytes]]) -> BatchResult:
+        """Validate and commit; raises when the database fails (the caller retries, nothing is acked)."""
+        started = time.perf_counter()
+        result = BatchResult(messages=len(items))
+        messages, payloads = self._parse(items, result.rejections)
+        if messages:
+            with write_transaction(self.engine) as conn:
+                outcome = self.fleet.apply(conn, messages, payloads=payloads)
+            result.by_kind = outcome.by_kind
+            result.duplicates = outcome.duplicates
+            result.newest_ts = outcome.newest_ts
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _parse(self, items: list[tuple[str, bytes]], rejections: list[tuple[str, str, str]],
+               ) -> tuple[list[AgentMessage], dict[int, bytes]]:
+        messages: list[AgentMessage] = []
+        payloads: dict[int, bytes] = {}
+        cache = self._topics
+        if len(cache) > 200_000:  # one entry per device topic; bound it against invented topics
+            cache.clear()
+        for topic, payload in items:
+            parsed = cache.get(topic)
+            if parsed is None:
+                try:
+                    parsed = cache[topic] = topics.parse_topic(topic)
+                except topics.TopicError as exc:
+                    rejections.append((agent_key(topic), "topic", str(exc)))
+                    continue
+            try:
+                message = parse_agent_message(parsed, payload)
+            except PayloadError as exc:
+                reason = "agent_mismatch" if "differs from topic" in exc.reason else "payload"
+                rejections.append((parsed.agent_id, reason, exc.reason))
+                continue
+            messages.append(message)
+            payloads[id(message)] = payload
+        return messages, payloads
+
+    def prune(self) -> int:
+        """Delete dedup rows older than the retention (redeliveries never come that late)."""
+        cutoff = datetime.now(UTC) - timedelta(days=self.settings.dedup_retention_days)
+        table = ReceivedMessage.__table__
+        with write_transaction(self.engine) as conn:
+            return conn.execute(sa.delete(table).where(table.c.received_at < cutoff)).rowcount
+
+    def close(self) -> None:
+        if self._owns_engine:
+            self.engine.dispose()
+
+
+def agent_key(topic: str) -> str:
+    parts = topic.split("/")
+    return parts[3] if len(parts) > 3 else topic[:80]
