@@ -386,9 +386,11 @@ class MqttLink:
         client.will_set(topics.status_topic(self.agent_id), will_body, qos=1, retain=True)
         result: dict[str, object] = {}
         done = threading.Event()
+        connack = threading.Event()
         cmd_topic = topics.cmd_topic(self.agent_id)
 
         def on_connect(c, _ud, flags, reason, _props) -> None:
+            connack.set()
             try:
                 if reason.is_failure:
                     result["refused"] = reason.value
@@ -444,7 +446,13 @@ class MqttLink:
         except (OSError, ssl.SSLError, socket.gaierror) as exc:
             return f"{type(exc).__name__}: {exc}"
         client.loop_start()
-        while not done.wait(0.5):
+        # A broker that cannot parse our CONNECT (a v5 CONNECT to a 3.1.1-only broker) may sit silent
+        # instead of refusing; do not wait a whole keepalive for it.
+        if not connack.wait(min(10.0, float(broker.keepalive_s))) and not done.is_set():
+            result["no_connack"] = True
+            client.disconnect()
+            done.wait(2.0)
+        while not done.wait(0.5) and not result.get("no_connack"):
             if self._stopping.is_set() and not done.wait(2.0):
                 client.disconnect()
                 done.wait(2.0)
@@ -457,5 +465,7 @@ class MqttLink:
             return "unsupported"
         if refused is not None:
             return f"refused: {result.get('reason')}"
-        # Closed before any CONNACK: a broker that cannot parse our CONNECT (e.g. v5 to a v3-only broker).
-        return "unsupported" if self.config.broker.protocol == "auto" else f"closed: {result.get('disconnect')}"
+        # No CONNACK at all: a broker that cannot parse our CONNECT (e.g. v5 to a v3-only broker).
+        if self.config.broker.protocol == "auto" and protocol == "5":
+            return "unsupported"
+        return "no CONNACK" if result.get("no_connack") else f"closed before CONNACK: {result.get('disconnect')}"

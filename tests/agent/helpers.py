@@ -41,14 +41,17 @@ class Received:
 class Recorder:
     """A paho subscriber on a real broker that keeps every message it gets, in arrival order."""
 
-    def __init__(self, port: int, topic_filter: str, *, client_id: str = "test-recorder", persistent: bool = False):
+    def __init__(self, port: int, topic_filter: str, *, client_id: str = "test-recorder", persistent: bool = False,
+                 v5: bool = True):
         self.port = port
         self.topic_filter = topic_filter
         self.persistent = persistent
         self.messages: list[Received] = []
         self._lock = threading.Lock()
         self.subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        self.v5 = v5
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311)
         self.client.reconnect_delay_set(0.1, 0.5)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -71,10 +74,14 @@ class Recorder:
             self.messages.append(Received(message.topic, data, bool(message.retain), bytes(message.payload)))
 
     def start(self, timeout: float = 10.0) -> Recorder:
-        props = Properties(PacketTypes.CONNECT)
-        if self.persistent:
-            props.SessionExpiryInterval = 3600
-        self.client.connect("127.0.0.1", self.port, keepalive=10, clean_start=not self.persistent, properties=props)
+        if self.v5:
+            props = Properties(PacketTypes.CONNECT)
+            if self.persistent:
+                props.SessionExpiryInterval = 3600
+            self.client.connect("127.0.0.1", self.port, keepalive=10, clean_start=not self.persistent,
+                                properties=props)
+        else:
+            self.client.connect("127.0.0.1", self.port, keepalive=10)
         self.client.loop_start()
         if not self.subscribed.wait(timeout):
             raise TimeoutError("recorder did not subscribe")
