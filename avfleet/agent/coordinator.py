@@ -180,8 +180,9 @@ class DeviceCoordinator:
         force, self._force_publish = self._force_publish, False
         if status.availability == Availability.unreachable:
             self.failures += 1
-            if self.failures < self.polling.failure_threshold and self.reported is not None:
-                if force or now - self._last_publish >= self.polling.heartbeat_s:
+            if self.failures < self.polling.failure_threshold:
+                # Not yet unreachable: the last good state stands (nothing is said about a device never seen).
+                if self.reported is not None and (force or now - self._last_publish >= self.polling.heartbeat_s):
                     self._publish(self.reported, now)
                 return
         else:

@@ -117,6 +117,9 @@ class Agent:
         try:
             await self.start()
             await self._stop.wait()
+        except AgentStartError:
+            if not self._stop.is_set():
+                raise  # a real start failure; a stop() during start is a clean exit
         finally:
             await self.shutdown()
 
