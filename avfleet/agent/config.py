@@ -130,7 +130,7 @@ class TlsConfig(_Strict):
 
 class BrokerConfig(_Strict):
     url: str | None = None  # mqtt://HOST[:PORT] or mqtts://HOST[:PORT]
-    discover: bool = False  # find the broker by mDNS (_mqtt._tcp) when no url is given or as a fallback
+    discover: bool = False  # find the broker by mDNS (_mqtt._tcp, _secure-mqtt._tcp) when no url is given
     username: str | None = None  # defaults to the agent id (client id = username = agent id)
     password_file: Path | None = None
     password_env: str | None = None

@@ -43,17 +43,11 @@ class HealthProbe:
             return None
 
     def collect(self, *, outbox_depth: int, outbox_dropped: int) -> HealthFigures:
-        try:
-            with self._process.oneshot():
-                cpu = self._process.cpu_percent(None)
-                rss = self._process.memory_info().rss
-                mem_pct = self._process.memory_percent()
-        except psutil.Error:
-            cpu, rss, mem_pct = None, None, None
-        try:
-            free = psutil.disk_usage(str(self.disk_path)).free
-        except OSError:
-            free = None
+        # Each figure on its own: a sandbox (systemd ProtectProc=, ProcSubset=) may hide some of /proc.
+        cpu = _safe(lambda: self._process.cpu_percent(None))
+        rss = _safe(lambda: self._process.memory_info().rss)
+        mem_pct = _safe(self._process.memory_percent)
+        free = _safe(lambda: psutil.disk_usage(str(self.disk_path)).free)
         return HealthFigures(
             uptime_s=round(time.monotonic() - self.started, 3),
             cpu_percent=cpu,
@@ -64,3 +58,10 @@ class HealthProbe:
             outbox_depth=outbox_depth,
             outbox_dropped=outbox_dropped,
         )
+
+
+def _safe(read):
+    try:
+        return read()
+    except (psutil.Error, OSError, ValueError):
+        return None

@@ -66,6 +66,7 @@ class MqttLink:
         birth: Callable[[int, datetime], BirthMessage],
         on_command: Callable[[bytes], None],
         broker_address: tuple[str, int] | None = None,
+        broker_tls: bool | None = None,
     ) -> None:
         self.config = config
         self.outbox = outbox
@@ -74,6 +75,7 @@ class MqttLink:
         self._birth = birth
         self._on_command = on_command
         self._address = broker_address
+        self._tls = config.broker.tls_enabled if broker_tls is None else broker_tls
         self.stats = LinkStats()
         self.protocol: str | None = None  # "5" or "3.1.1" once connected
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -371,7 +373,7 @@ class MqttLink:
         client.suppress_exceptions = True
         client.max_inflight_messages_set(min(max(broker.inflight_window, 20), 100))
         client.username_pw_set(broker.username or self.agent_id, broker.password)
-        if broker.tls_enabled:
+        if self._tls:
             tls = broker.tls
             client.tls_set(
                 ca_certs=str(tls.ca) if tls and tls.ca else None,

@@ -135,10 +135,10 @@ class Agent:
             await asyncio.to_thread(self.outbox.open)
         except Exception as exc:
             raise AgentStartError(str(exc)) from exc
-        address = await self._broker_address()
+        address, tls = await self._broker_address()
         self.link = MqttLink(
             config, self.outbox, boot_id=self.boot_id, birth=self._birth, on_command=self._on_command,
-            broker_address=address,
+            broker_address=address, broker_tls=tls,
         )
         reporter = _LinkReporter(self.link)
         self._reporter = reporter
@@ -190,19 +190,20 @@ class Agent:
     def healthy(self) -> bool:
         return self.link is not None and self.link.thread_alive()
 
-    async def _broker_address(self) -> tuple[str, int] | None:
+    async def _broker_address(self) -> tuple[tuple[str, int], bool]:
+        """(host, port) and whether to use TLS: from the config's URL, or found by mDNS."""
         broker = self.config.broker
         if broker.url is not None:
-            return broker.host_port()
+            return broker.host_port(), broker.tls_enabled
         from avfleet.agent.discovery import find_broker
 
         delay = 2.0
         while not self._stop.is_set():
             found = await find_broker(timeout=5.0, interfaces=self.config.discovery.mdns_interfaces)
             if found is not None:
-                host, port, _tls = found
-                log.info("broker found by mDNS at %s:%d", host, port)
-                return host, port
+                host, port, tls = found
+                log.info("broker found by mDNS at %s:%d%s", host, port, " (TLS)" if tls else "")
+                return (host, port), tls or broker.tls is not None
             log.warning("no MQTT broker announced by mDNS yet; looking again in %.0f s", delay)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
