@@ -114,7 +114,7 @@ class Outbox:
             (depth,) = db.execute("SELECT COUNT(*) FROM messages WHERE acked = 0").fetchone()
             # Rows left by an earlier run were not acknowledged: they are replays now.
             db.execute("UPDATE messages SET replayed = 1 WHERE replayed = 0 AND acked = 0")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
         self._db = db
         self._last_seq = max(int(meta.get("last_seq", 0)), int(top))

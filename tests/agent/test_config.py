@@ -197,3 +197,17 @@ async def test_check_config_validates_and_exits_zero(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert "ok (agent jkpg-ekhagen-a12, 2 device(s)" in out.decode()
     assert not list(tmp_path.glob("*.sqlite*"))
+
+
+async def test_unusable_outbox_exits_1_with_a_clear_message(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the outbox directory should be")
+    path = tmp_path / "agent.yaml"
+    path.write_text(MINIMAL.replace("devices:", f"outbox: {{path: '{blocker}/outbox.sqlite'}}\ndevices:"))
+    proc = await asyncio.create_subprocess_exec(
+        *avfleet_command(), "agent", "--config", str(path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path,
+    )
+    _out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1
+    assert "agent could not start: cannot open outbox" in err.decode() and "Traceback" not in err.decode()
