@@ -81,7 +81,6 @@ class MqttLink:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._conn_lost = threading.Event()
         self._client: mqtt.Client | None = None  # the connected client, asyncio side
         self._epoch = 0
         self._inflight: dict[int, int] = {}  # mid → seq
@@ -161,7 +160,6 @@ class MqttLink:
         client = self._client
         if client is not None:
             client.disconnect()
-        self._conn_lost.set()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 10)
         log.debug("stop: link thread joined")
