@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import signal
 import socket
@@ -275,10 +276,14 @@ class _Broker:
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
             "max_queued_messages 1000000\nmax_inflight_messages 20\nlog_dest stderr\n"
             "log_type error\nlog_type warning\n"
+            # Dropping to the `mosquitto` user would clear the parent-death signal set below.
+            + ("user root\n" if os.geteuid() == 0 else "")
         )
         log_file = (self.data_dir / "mosquitto.log").open("ab")
+        # Its own session keeps Ctrl-C away from it (the demo stops it last); the parent-death signal
+        # takes it down if the demo itself is killed.
         self._proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log_file, stderr=log_file,
-                                      start_new_session=True)
+                                      start_new_session=True, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -339,6 +344,17 @@ class _EmbeddedBroker:
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the demo process dies (Linux prctl PR_SET_PDEATHSIG)."""
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
 
 
 def _free_port() -> int:

@@ -58,10 +58,13 @@ class ControllerSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_insecure_secrets(self) -> ControllerSettings:
-        if self.demo:
-            return self
+        if self.receive_maximum < self.batch_max_rows:
+            raise ValueError(f"receive_maximum ({self.receive_maximum}) must be at least batch_max_rows "
+                             f"({self.batch_max_rows}), or batches stall waiting for messages the broker holds back")
         if self.shared_subscription and self.mqtt_protocol != "5":
             raise ValueError("shared_subscription needs mqtt_protocol 5")
+        if self.demo:
+            return self
         if not self.api_tokens:
             raise ValueError("api_tokens: at least one token is required outside demo mode "
                              "(set AVFLEET_API_TOKENS='[\"<32 random chars>\"]')")

@@ -78,3 +78,35 @@ def test_demo_with_mosquitto(tmp_path: Path) -> None:
 def test_demo_with_the_embedded_development_broker(tmp_path: Path) -> None:
     run_demo(tmp_path, "--broker", "embedded")
     assert "embedded amqtt DEVELOPMENT broker" in (tmp_path / "demo.log").read_text()
+
+
+@pytest.mark.slow
+def test_a_killed_demo_takes_its_mosquitto_along(tmp_path: Path) -> None:
+    import socket
+
+    require_binary("mosquitto", "/usr/sbin/mosquitto")
+    proc = subprocess.Popen([sys.executable, "-m", "avfleet.cli.main", "demo", "--devices", "3", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        broker = None
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("broker: "):
+                broker = line.strip().removeprefix("broker: mqtt://")
+                break
+        assert broker is not None
+        host, port = broker.rsplit(":", 1)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((host, int(port)), timeout=0.5).close()
+            except OSError:
+                return  # the broker is gone
+            time.sleep(0.2)
+        pytest.fail("the demo's Mosquitto outlived the demo")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)

@@ -50,3 +50,8 @@ def test_bad_file_names_the_file_and_field(tmp_path: Path) -> None:
     cfg.write_text("demo: true\nbroker_ulr: mqtt://x\n")
     with pytest.raises(SettingsError, match="broker_ulr"):
         load_settings(cfg)
+
+
+def test_receive_maximum_below_the_batch_size_is_refused() -> None:
+    with pytest.raises(SettingsError, match="receive_maximum"):
+        load_settings(demo=True, receive_maximum=100, batch_max_rows=500)
