@@ -55,3 +55,18 @@ def test_bad_file_names_the_file_and_field(tmp_path: Path) -> None:
 def test_receive_maximum_below_the_batch_size_is_refused() -> None:
     with pytest.raises(SettingsError, match="receive_maximum"):
         load_settings(demo=True, receive_maximum=100, batch_max_rows=500)
+
+
+def test_controller_command_refuses_to_start_without_secrets(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AVFLEET_")}
+    cfg = tmp_path / "controller.yaml"
+    cfg.write_text(f"database_url: sqlite:///{tmp_path / 'x.db'}\napi_tokens: ['changeme']\n")
+    proc = subprocess.run([sys.executable, "-m", "avfleet.cli.main", "controller", "--config", str(cfg)],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 2
+    assert "api_tokens" in proc.stderr and "changeme" not in proc.stderr
+    assert not (tmp_path / "x.db").exists()  # refused before touching anything
