@@ -24,6 +24,7 @@ from paho.mqtt.properties import Properties
 
 from avfleet.agent.config import AgentConfig
 from avfleet.protocols.mqtt import topics
+from tests.support.mosquitto import MosquittoBroker
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Recorder:
         self.topic_filter = topic_filter
         self.persistent = persistent
         self.messages: list[Received] = []
+        self.session_present: list[bool] = []
         self._lock = threading.Lock()
         self.subscribed = threading.Event()
         self.v5 = v5
@@ -60,6 +62,7 @@ class Recorder:
     def _on_connect(self, client, _ud, flags, reason, _props) -> None:
         if reason.is_failure:
             return
+        self.session_present.append(bool(flags.session_present))
         if not flags.session_present:
             client.subscribe(self.topic_filter, qos=1)
         else:
@@ -212,3 +215,13 @@ def write_config(path: Path, data: dict) -> Path:
 
 def agent_topic(agent_id: str) -> str:
     return f"{topics.agent_prefix(agent_id)}/#"
+
+
+def durable_broker(workdir: Path) -> MosquittoBroker:
+    """A Mosquitto whose persistence really works when the tests run as root.
+
+    Started as root, Mosquitto drops to the `mosquitto` user, which cannot write the test's 0700
+    temporary directory: no persistence file, so a restart forgets every session (and the log file).
+    Outage tests need the subscriber's session to survive a broker restart, so keep root here.
+    """
+    return MosquittoBroker(workdir, extra_config="user root\n" if os.geteuid() == 0 else "")

@@ -20,7 +20,16 @@ import pytest
 from avfleet.agent.runtime import Agent
 from avfleet.emulator.pjlink_fleet import EmulatedFleet
 from avfleet.protocols.mqtt.payloads import HealthMessage
-from tests.agent.helpers import AgentProcess, Recorder, agent_config, agent_dict, agent_topic, wait_until, write_config
+from tests.agent.helpers import (
+    AgentProcess,
+    Recorder,
+    agent_config,
+    agent_dict,
+    agent_topic,
+    durable_broker,
+    wait_until,
+    write_config,
+)
 from tests.support.mosquitto import MosquittoBroker
 
 OUTAGE_S = 60.0
@@ -58,8 +67,9 @@ def _check_delivery(recorder: Recorder, written: dict[int, str], *, replayed_aft
 
 @pytest.mark.timeout(240)
 async def test_broker_down_60s_while_20_projectors_change_then_everything_arrives(
-    mosquitto: MosquittoBroker, tmp_path: Path
+    durable_mosquitto: MosquittoBroker, tmp_path: Path
 ) -> None:
+    mosquitto = durable_mosquitto
     recorder = Recorder(mosquitto.port, agent_topic("a-outage"), persistent=True).start()
     async with EmulatedFleet.from_count(20) as fleet:
         config = agent_config("a-outage", mosquitto.url, fleet.urls(), tmp_path / "o.sqlite",
@@ -98,6 +108,8 @@ async def test_broker_down_60s_while_20_projectors_change_then_everything_arrive
                                     what="every state and event after the outage")
             stats = _check_delivery(recorder, written, replayed_after=last_before_outage)
             await wait_until(lambda: agent.outbox.depth <= 5, 10, "outbox drained")
+            # The subscriber's session came back from the broker's persistence (else it could miss messages).
+            assert recorder.session_present[-1] is True
         finally:
             agent.stop()
             await asyncio.wait_for(task, 20)
@@ -169,7 +181,7 @@ async def test_agent_killed_while_offline_delivers_its_buffer_after_restart(
 
 @pytest.mark.timeout(120)
 async def test_outbox_bound_drops_oldest_and_health_counts_them(tmp_path: Path) -> None:
-    broker = MosquittoBroker(tmp_path / "mosquitto").start()
+    broker = durable_broker(tmp_path / "mosquitto").start()
     try:
         recorder = Recorder(broker.port, agent_topic("a-bound"), persistent=True).start()
         broker.stop()  # the subscriber's session persists; the agent meets a broker that is down
@@ -206,6 +218,7 @@ async def test_outbox_bound_drops_oldest_and_health_counts_them(tmp_path: Path) 
                 # Health is QoS 0, which a broker does not queue for a subscriber that is still reconnecting.
                 await wait_until(recorder.client.is_connected, 10, "subscriber back")
                 agent.send_health()
+                assert recorder.session_present[-1] is True
                 health = await recorder.wait_for(
                     lambda ms: [m for m in ms if m.topic.endswith("/health") and m.data["replayed"] is False], 15,
                     what="a live health report")
