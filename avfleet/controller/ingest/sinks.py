@@ -140,7 +140,7 @@ class ProcessSink:
                     self._restart()
                 return None
             batch_id, result = self._conn.recv()
-        except (OSError, EOFError):
+        except Exception:  # EOF, a broken pipe, or a reply cut short by the writer's death
             self._restart()
             return None
         self._unanswered.pop(batch_id, None)

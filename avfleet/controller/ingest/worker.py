@@ -15,7 +15,6 @@ import queue
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,12 +51,8 @@ class IngestError(RuntimeError):
     """The ingest cannot start (broker unreachable or refusing us); the message says why."""
 
 
-@dataclass(slots=True)
-class Inbound:
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
+# (topic, payload, mid, qos): a plain tuple, built on paho's network thread for every message.
+Inbound = tuple[str, bytes, int, int]
 
 
 def ingest_client_id(settings: ControllerSettings) -> str:
@@ -82,7 +77,8 @@ class IngestService:
         self.rejections = RejectionLog(metrics)
         self.client_id = ingest_client_id(settings)
         self.committed = 0  # messages committed by this process (fresh and duplicates alike)
-        self._inbox: queue.Queue[Inbound] = queue.Queue()
+        # Unbounded is safe: the broker never has more than receive_maximum deliveries unacknowledged.
+        self._inbox: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._refused: str | None = None
@@ -90,6 +86,7 @@ class IngestService:
         self._client = self._make_client()
         self._last_prune = time.monotonic()
         self._sink: Sink | None = None
+        self._pending: dict[int, list[Inbound]] = {}  # batch id -> messages handed to the writer, not acked
 
     # -- MQTT --------------------------------------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
@@ -143,7 +140,7 @@ class IngestService:
 
     def _on_message(self, _c: Any, _ud: Any, message: mqtt.MQTTMessage) -> None:
         try:
-            self._inbox.put_nowait(Inbound(message.topic, message.payload, message.mid, message.qos))
+            self._inbox.put_nowait((message.topic, message.payload, message.mid, message.qos))
         except Exception:
             log.exception("could not queue a message; it stays unacknowledged and comes back on reconnect")
 
@@ -215,9 +212,24 @@ class IngestService:
         return batch
 
     def _write_loop(self) -> None:
+        # The loop must outlive any surprise: if it ended, messages would stay unacknowledged forever.
+        while True:
+            try:
+                self._write_batches()
+                return
+            except Exception:
+                log.exception("ingest batching failed; restarting it with %d batches in hand", len(self._pending))
+                if self._stop.wait(1.0):
+                    return
+                self._sink = ProcessSink(self.settings) if self.settings.writer_process else ThreadSink(
+                    BatchWriter(self.settings, self.engine))
+                for batch_id, batch in self._pending.items():
+                    self._sink.submit(batch_id, [(topic, payload) for topic, payload, _, _ in batch])
+
+    def _write_batches(self) -> None:
         sink = self._sink
-        pending: dict[int, list[Inbound]] = {}
-        next_id = 0
+        pending = self._pending  # kept on self: a restarted loop resubmits what was in hand
+        next_id = max(pending, default=0)
         retry_delay = 0.5
         try:
             while True:
@@ -225,7 +237,7 @@ class IngestService:
                 if batch:
                     next_id += 1
                     pending[next_id] = batch
-                    sink.submit(next_id, [(i.topic, i.payload) for i in batch])
+                    sink.submit(next_id, [(topic, payload) for topic, payload, _, _ in batch])
                 # Keep at most MAX_IN_FLIGHT batches at the writer: the next one is read while one commits.
                 while pending:
                     result = sink.next_result(None if len(pending) >= MAX_IN_FLIGHT else 0)
@@ -239,7 +251,7 @@ class IngestService:
                         if self._stop.wait(retry_delay):
                             return  # stopping while the database fails: the broker redelivers later
                         retry_delay = min(retry_delay * 2, 30.0)
-                        sink.submit(batch_id, [(i.topic, i.payload) for i in pending[batch_id]])
+                        sink.submit(batch_id, [(topic, payload) for topic, payload, _, _ in pending[batch_id]])
                         continue
                     retry_delay = 0.5
                     self._committed(pending.pop(batch_id), outcome)
@@ -263,9 +275,10 @@ class IngestService:
             sink.close()
 
     def _committed(self, batch: list[Inbound], result: BatchResult) -> None:
-        for item in batch:
-            if item.qos:
-                self._client.ack(item.mid, item.qos)
+        ack = self._client.ack
+        for _topic, _payload, mid, qos in batch:
+            if qos:
+                ack(mid, qos)
         self.committed += len(batch)
         m = self.metrics
         m.batch_seconds.observe(result.seconds)

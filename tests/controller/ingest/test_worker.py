@@ -125,7 +125,8 @@ def test_a_killed_writer_process_is_restarted_and_nothing_is_lost_or_doubled(
                         for seq in range(3001, 6001))
         pub.flush()
         pub.close()
-        wait_for(lambda: count(engine, ReceivedMessage.__table__) == 6000, timeout=60, what="all 6000 messages")
+        wait_for(lambda: count(engine, ReceivedMessage.__table__) == 6000, timeout=120,
+                 what=f"all 6000 messages (committed by the ingest so far: {service.committed})")
         assert service._sink._proc is not first and service._sink._proc.is_alive()
         assert count(engine, DeviceTransition.__table__) == 6000  # each device flips power on every message
     finally:
