@@ -24,7 +24,6 @@ from paho.mqtt.properties import Properties
 
 from avfleet.agent.config import AgentConfig
 from avfleet.protocols.mqtt import topics
-from tests.support.mosquitto import MosquittoBroker
 
 
 @dataclass
@@ -215,13 +214,3 @@ def write_config(path: Path, data: dict) -> Path:
 
 def agent_topic(agent_id: str) -> str:
     return f"{topics.agent_prefix(agent_id)}/#"
-
-
-def durable_broker(workdir: Path) -> MosquittoBroker:
-    """A Mosquitto whose persistence really works when the tests run as root.
-
-    Started as root, Mosquitto drops to the `mosquitto` user, which cannot write the test's 0700
-    temporary directory: no persistence file, so a restart forgets every session (and the log file).
-    Outage tests need the subscriber's session to survive a broker restart, so keep root here.
-    """
-    return MosquittoBroker(workdir, extra_config="user root\n" if os.geteuid() == 0 else "")

@@ -26,7 +26,6 @@ from tests.agent.helpers import (
     agent_config,
     agent_dict,
     agent_topic,
-    durable_broker,
     wait_until,
     write_config,
 )
@@ -67,9 +66,8 @@ def _check_delivery(recorder: Recorder, written: dict[int, str], *, replayed_aft
 
 @pytest.mark.timeout(240)
 async def test_broker_down_60s_while_20_projectors_change_then_everything_arrives(
-    durable_mosquitto: MosquittoBroker, tmp_path: Path
+    mosquitto: MosquittoBroker, tmp_path: Path
 ) -> None:
-    mosquitto = durable_mosquitto
     recorder = Recorder(mosquitto.port, agent_topic("a-outage"), persistent=True).start()
     async with EmulatedFleet.from_count(20) as fleet:
         config = agent_config("a-outage", mosquitto.url, fleet.urls(), tmp_path / "o.sqlite",
@@ -181,7 +179,7 @@ async def test_agent_killed_while_offline_delivers_its_buffer_after_restart(
 
 @pytest.mark.timeout(120)
 async def test_outbox_bound_drops_oldest_and_health_counts_them(tmp_path: Path) -> None:
-    broker = durable_broker(tmp_path / "mosquitto").start()
+    broker = MosquittoBroker(tmp_path / "mosquitto").start()
     try:
         recorder = Recorder(broker.port, agent_topic("a-bound"), persistent=True).start()
         broker.stop()  # the subscriber's session persists; the agent meets a broker that is down

@@ -8,7 +8,6 @@ import asyncio
 import datetime as dt
 import ipaddress
 import json
-import os
 import ssl
 import subprocess
 import threading
@@ -71,8 +70,6 @@ def secure_broker(tmp_path: Path):
     broker = MosquittoBroker(workdir, extra_config=(
         f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
         f"allow_anonymous false\npassword_file {passwd}\nacl_file {acl}\n"
-        # Started as root (CI), Mosquitto would drop to the `mosquitto` user and lose access to the test's files.
-        + ("user root\n" if os.geteuid() == 0 else "")
     ))
     # The support class writes `allow_anonymous true` first; Mosquitto takes the later setting.
     broker.start()

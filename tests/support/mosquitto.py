@@ -37,7 +37,10 @@ class MosquittoBroker:
             "per_listener_settings false\n"
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
-            f"persistence true\npersistence_location {self.workdir}/\n"
+            # As root, Mosquitto would drop to the `mosquitto` user, which cannot write pytest's private
+            # temp folders: no persistence file, so a restart would forget every session.
+            + ("user root\n" if os.geteuid() == 0 else "")
+            + f"persistence true\npersistence_location {self.workdir}/\n"
             "autosave_interval 1\n"
             "max_queued_messages 1000000\n"
             "max_inflight_messages 100\n"
@@ -47,8 +50,7 @@ class MosquittoBroker:
         )
 
     def start(self, timeout: float = 10.0) -> MosquittoBroker:
-        if not self.conf_path.exists() or not self.extra_config.startswith("#custom"):
-            self.write_config()
+        self.write_config()
         self.proc = subprocess.Popen(
             [self.binary, "-c", str(self.conf_path)],
             stdout=subprocess.DEVNULL,
