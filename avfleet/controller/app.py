@@ -15,6 +15,8 @@ from sqlalchemy.engine import Engine
 from avfleet.controller.api.app import create_app
 from avfleet.controller.db import create_db_engine
 from avfleet.controller.ingest.metrics import IngestMetrics
+from avfleet.controller.jobs.registry import all_jobs
+from avfleet.controller.jobs.runner import JobRunner
 from avfleet.controller.ingest.worker import IngestService
 from avfleet.controller.migrate import upgrade
 from avfleet.controller.settings import ControllerSettings
@@ -61,6 +63,7 @@ class Controller:
         self.engine: Engine = create_db_engine(self.settings.resolved_database_url)
         self.ingest = IngestService(self.settings, self.engine, self.metrics)
         self.app = create_app(self.settings, self.engine, self.metrics, self.ingest)
+        self.jobs = JobRunner(self.engine, all_jobs(self.settings))
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
         self.port: int | None = None
@@ -70,6 +73,7 @@ class Controller:
             upgrade(self.engine)
         tune_gc()
         self.ingest.start()
+        self.jobs.start()
         config = uvicorn.Config(self.app, host=self.settings.api_host, port=self.settings.api_port,
                                 log_level="warning", timeout_graceful_shutdown=2, lifespan="off")
         self._server = uvicorn.Server(config)
@@ -106,6 +110,7 @@ class Controller:
             self._server.should_exit = True
         if self._server_thread is not None:
             self._server_thread.join(10)
+        self.jobs.stop()
         self.ingest.stop()
         self.engine.dispose()
 

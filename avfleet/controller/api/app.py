@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from avfleet.controller.api.auth import require_token
 from avfleet.controller.api.context import ApiContext, BrokerLink, get_context
 from avfleet.controller.api.schemas import Health, LoginRequest, LoginResponse
+from avfleet.controller.errors import DomainError
 from avfleet.controller.ingest.metrics import IngestMetrics
 from avfleet.controller.settings import ControllerSettings
 
@@ -33,6 +34,11 @@ def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetr
                   description="Classroom AV fleet: agents, devices, their status history and commands. "
                   "Every endpoint but /health and this description needs `Authorization: Bearer TOKEN`.")
     app.state.context = ApiContext(settings, engine, metrics or IngestMetrics(), broker)
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        # The one place where a service's error becomes an HTTP status.
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

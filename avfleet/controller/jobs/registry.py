@@ -1,0 +1,18 @@
+"""Every domain's periodic jobs, collected in one place for the controller's JobRunner.
+
+A domain with periodic work has a jobs.py with `jobs(settings) -> list[Job]`; add it here.
+"""
+
+from __future__ import annotations
+
+from avfleet.controller.jobs.runner import Job
+from avfleet.controller.settings import ControllerSettings
+
+
+def all_jobs(settings: ControllerSettings) -> list[Job]:
+    from avfleet.controller.commands import jobs as command_jobs
+
+    found: list[Job] = []
+    for module in (command_jobs,):
+        found.extend(module.jobs(settings))
+    return found
