@@ -15,9 +15,9 @@ from sqlalchemy.engine import Engine
 from avfleet.controller.api.app import create_app
 from avfleet.controller.db import create_db_engine
 from avfleet.controller.ingest.metrics import IngestMetrics
+from avfleet.controller.ingest.worker import IngestService
 from avfleet.controller.jobs.registry import all_jobs
 from avfleet.controller.jobs.runner import JobRunner
-from avfleet.controller.ingest.worker import IngestService
 from avfleet.controller.migrate import upgrade
 from avfleet.controller.settings import ControllerSettings
 
