@@ -7,7 +7,7 @@ VENV ?= .venv
 SNMPSIM_VENV ?= .venv-snmpsim
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint install snmpsim clean
+.PHONY: demo test lint install snmpsim clean debian-packages
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,15 @@ install: $(VENV)/.installed
 
 snmpsim: $(SNMPSIM_VENV)/.installed
 
+# Installs the Debian packages the tests need when run as root, else names the apt-get line and stops.
+debian-packages:
+	bash tools/debian-packages.sh
+
 demo: $(VENV)/.installed
 	$(VENV)/bin/avfleet demo
 
-test: $(VENV)/.installed $(SNMPSIM_VENV)/.installed
+test: debian-packages
+	$(MAKE) --no-print-directory $(VENV)/.installed $(SNMPSIM_VENV)/.installed
 	$(VENV)/bin/ruff check avfleet tests benchmarks
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
