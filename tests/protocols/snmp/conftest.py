@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -101,8 +100,3 @@ def sim() -> Iterator[SnmpSimRunner]:
         yield runner
     finally:
         runner.cleanup()
-
-
-def recordings_dir_or_skip(folder: Path) -> None:
-    if not folder.is_dir() or not any(folder.glob("*.snmprec")):
-        missing(f"no SNMP recordings at {folder} (set AVFLEET_SNMPREC_DIR or copy shared/snmprec beside the repo)")

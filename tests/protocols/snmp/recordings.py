@@ -1,11 +1,12 @@
-"""The real-device recordings folder (../shared/snmprec) and a parser for its .snmprec files."""
+"""The real-device recordings in tests/fixtures/snmp and a parser for their .snmprec files.
+
+They live in the repository (public LibreNMS test data, see the README there), so a fresh clone runs
+its own suite: nothing here reads outside the clone.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-
-SNMPREC_ENV = "AVFLEET_SNMPREC_DIR"
 
 
 def repo_root() -> Path:
@@ -13,14 +14,15 @@ def repo_root() -> Path:
 
 
 def snmprec_dir() -> Path:
-    """$AVFLEET_SNMPREC_DIR, else ../shared/snmprec beside the repository."""
-    override = os.environ.get(SNMPREC_ENV)
-    return Path(override) if override else repo_root().parent / "shared" / "snmprec"
+    return repo_root() / "tests" / "fixtures" / "snmp"
 
 
 def recording_files() -> list[Path]:
-    folder = snmprec_dir()
-    return sorted(folder.glob("*.snmprec")) if folder.is_dir() else []
+    """Every recording; an empty or missing folder is a broken checkout, not a missing component."""
+    files = sorted(snmprec_dir().glob("*.snmprec"))
+    if not files:
+        raise FileNotFoundError(f"no SNMP recordings in {snmprec_dir()} (they belong to the repository)")
+    return files
 
 
 def parse_snmprec(path: Path) -> dict[str, tuple[str, int | str | bytes]]:

@@ -1,4 +1,4 @@
-"""Every real-device recording in ../shared/snmprec, served by snmpsim and read by the SnmpPoller.
+"""Every real-device recording in tests/fixtures/snmp, served by snmpsim and read by the SnmpPoller.
 
 Expected values come from the recording file itself, through OIDs documented for each vendor
 (reference/snmp.md), independently of the profile that the poller uses, and from LibreNMS's own
@@ -21,13 +21,13 @@ from avfleet.protocols.snmp.client import SnmpEngineContext
 from avfleet.protocols.snmp.poller import SnmpPoller
 from avfleet.protocols.snmp.values import as_mac
 from avfleet.protocols.status import Availability, DeviceStatus, Kind
-from tests.protocols.snmp.conftest import recordings_dir_or_skip, snmpsim_runner
+from tests.protocols.snmp.conftest import snmpsim_runner
 from tests.protocols.snmp.recordings import column, parse_snmprec, recording_files, snmprec_dir, text
 
 Records = dict[str, tuple[str, int | str | bytes]]
 
 FILES = recording_files()
-NAMES = [p.stem for p in FILES] or ["(no recordings found)"]
+NAMES = [p.stem for p in FILES]
 
 
 def value(records: Records, oid: str) -> int | str | bytes | None:
@@ -99,7 +99,6 @@ LIBRENMS_SENSORS: list[tuple[str, str, Callable[[DeviceStatus, re.Match], float 
 
 @pytest.fixture(scope="module")
 def recordings_sim() -> Iterator[SnmpSimRunner]:
-    recordings_dir_or_skip(snmprec_dir())
     runner = snmpsim_runner()
     for path in FILES:
         runner.add_file(path.stem, path)
@@ -112,7 +111,6 @@ def recordings_sim() -> Iterator[SnmpSimRunner]:
 
 @pytest.fixture(params=NAMES)
 def recording(request: pytest.FixtureRequest) -> Path:
-    recordings_dir_or_skip(snmprec_dir())
     return snmprec_dir() / f"{request.param}.snmprec"
 
 
@@ -146,8 +144,7 @@ async def test_poller_agrees_with_librenms(
     recordings_sim: SnmpSimRunner, recording: Path, engine: SnmpEngineContext, library: ProfileLibrary
 ) -> None:
     expected_file = recording.parent / "expected" / f"{recording.stem}.json"
-    if not expected_file.is_file():
-        pytest.skip(f"no LibreNMS second opinion for {recording.name}")
+    assert expected_file.is_file(), f"no LibreNMS second opinion for {recording.name} in expected/"
     expected = json.loads(expected_file.read_text())
     _, status = await poll_recording(recordings_sim, recording, engine, library)
     device = expected["os"]["discovery"]["devices"][0]
@@ -162,3 +159,14 @@ async def test_poller_agrees_with_librenms(
                 assert reading(status, match) == pytest.approx(sensor["sensor_current"]), sensor["sensor_oid"]
                 compared += 1
     print(f"{recording.stem}: {compared} LibreNMS sensor readings compared")
+
+
+def test_every_fixture_names_its_source() -> None:
+    """Each recording and expected file is listed in the fixtures README with its upstream path."""
+    readme = (snmprec_dir() / "README.md").read_text()
+    files = [p.relative_to(snmprec_dir()).as_posix() for p in sorted(snmprec_dir().rglob("*")) if p.is_file()]
+    files.remove("README.md")
+    assert len(files) == 2 * len(FILES)  # a recording and its expected JSON, nothing else
+    for name in files:
+        upstream = ("tests/snmpsim/" if name.endswith(".snmprec") else "tests/data/") + Path(name).name
+        assert f"| `{name}` |" in readme and f"`{upstream}` |" in readme, name
