@@ -27,8 +27,8 @@ from pydantic import ValidationError
 from avfleet.agent.config import AgentConfig
 from avfleet.agent.coordinator import DeviceCoordinator
 from avfleet.agent.outbox import Outbox
+from avfleet.protocols.errors import CommandError, CommandRetryable, CommandUnsupported
 from avfleet.protocols.mqtt.payloads import Action, Command, CommandStatus
-from avfleet.protocols.poller import CommandError, CommandRetryable, CommandUnsupported
 from avfleet.protocols.status import Kind, Power
 
 log = logging.getLogger("avfleet.agent.commands")

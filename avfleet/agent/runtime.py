@@ -26,6 +26,7 @@ from avfleet.agent.health import HealthProbe
 from avfleet.agent.link import MqttLink
 from avfleet.agent.outbox import Outbox
 from avfleet.agent.watchdog import Watchdog
+from avfleet.protocols.factory import make_poller
 from avfleet.protocols.mqtt import topics
 from avfleet.protocols.mqtt.payloads import (
     BirthMessage,
@@ -36,7 +37,7 @@ from avfleet.protocols.mqtt.payloads import (
     HealthMessage,
     StateMessage,
 )
-from avfleet.protocols.poller import DevicePoller, make_poller
+from avfleet.protocols.poller import DevicePoller
 from avfleet.protocols.status import DeviceStatus
 
 log = logging.getLogger("avfleet.agent")

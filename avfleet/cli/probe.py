@@ -75,7 +75,7 @@ async def _poll(target: Any, timeout: float | None, device_id: str) -> tuple[Any
     import asyncio
 
     from avfleet.protocols.device_url import PJLinkTarget
-    from avfleet.protocols.poller import make_poller
+    from avfleet.protocols.factory import make_poller
     from avfleet.protocols.status import Availability, DeviceStatus, Protocol
 
     if isinstance(target, PJLinkTarget):

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from avfleet.protocols.device_url import PJLinkTarget
+from avfleet.protocols.errors import CommandError, CommandRetryable, CommandUnsupported
 from avfleet.protocols.pjlink import codec
 from avfleet.protocols.pjlink.codec import ErrorStatus, LampReading, PowerState
 from avfleet.protocols.pjlink.errors import (
@@ -27,7 +28,6 @@ from avfleet.protocols.pjlink.errors import (
     PJLinkUnreachable,
 )
 from avfleet.protocols.pjlink.session import PJLinkSession
-from avfleet.protocols.poller import CommandError, CommandRetryable, CommandUnsupported
 from avfleet.protocols.status import (
     Availability,
     DeviceStatus,

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from avfleet.profiles.library import ProfileLibrary
 from avfleet.profiles.schema import Profile
 from avfleet.protocols.device_url import SnmpTarget, SnmpV3Credentials
-from avfleet.protocols.poller import CommandError, CommandRetryable, CommandUnsupported
+from avfleet.protocols.errors import CommandError, CommandRetryable, CommandUnsupported
 from avfleet.protocols.snmp.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, SnmpClient, SnmpEngineContext
 from avfleet.protocols.snmp.errors import (
     SnmpAuthError,

@@ -8,8 +8,9 @@ import pytest
 
 from avfleet.emulator.pjlink_config import ERST_NAMES
 from avfleet.protocols.device_url import PJLinkTarget
+from avfleet.protocols.errors import CommandError, CommandRetryable, CommandUnsupported
+from avfleet.protocols.factory import make_poller
 from avfleet.protocols.pjlink.poller import PJLinkPoller
-from avfleet.protocols.poller import CommandError, CommandRetryable, CommandUnsupported, make_poller
 from avfleet.protocols.status import Availability, FaultLevel, Power
 from tests.protocols.pjlink.conftest import poller_for
 from tests.protocols.pjlink.waiting import wait_until
