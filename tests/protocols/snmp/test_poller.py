@@ -15,7 +15,8 @@ from avfleet.emulator.snmp_devices import EmulatedDisplay, EmulatedPdu, SnmpFlee
 from avfleet.emulator.snmp_sim import SnmpSimRunner
 from avfleet.profiles.library import ProfileLibrary, UnknownProfile
 from avfleet.protocols.device_url import SnmpTarget, SnmpV3Credentials, parse_device_url
-from avfleet.protocols.poller import CommandError, CommandUnsupported, make_poller
+from avfleet.protocols.errors import CommandError, CommandUnsupported
+from avfleet.protocols.factory import make_poller
 from avfleet.protocols.snmp.client import SnmpEngineContext
 from avfleet.protocols.snmp.poller import SnmpPoller
 from avfleet.protocols.status import Availability, FaultLevel, Kind, Power
