@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INSECURE_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "admin", "token", "avfleet"})
@@ -19,6 +19,72 @@ MIN_SECRET_LENGTH = 16
 
 class SettingsError(ValueError):
     """The configuration cannot be used; the message names the field and what to do."""
+
+
+class WebhookTarget(BaseModel):
+    """A receiver of ticket events: POST JSON signed with HMAC-SHA256 of the body keyed by `secret`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(pattern=r"^https?://")
+    secret: SecretStr
+    events: list[Literal["ticket.opened", "ticket.updated", "ticket.resolved", "ticket.reopened",
+                         "ticket.closed"]] | None = None  # None: every event
+
+
+class SmtpSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    starttls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    sender: str = "avfleet@localhost"
+    timeout_s: float = Field(default=15.0, gt=0, le=300)
+
+
+class EmailRecipients(BaseModel):
+    """Who gets ticket mail: one municipality's people, or the county's (municipality omitted)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: list[str] = Field(min_length=1)
+    municipality: str | None = None
+    mode: Literal["immediate", "digest"] = "immediate"
+    digest_at: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # Europe/Stockholm
+    language: Literal["sv", "en"] = "sv"
+
+
+class TopdeskSettings(BaseModel):
+    """TOPdesk incidents for tickets (docs/tickets.md): Basic auth with an application password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(pattern=r"^https?://")  # e.g. https://municipality.topdesk.net
+    username: str
+    application_password: SecretStr | None = None
+    application_password_file: Path | None = None
+    caller_email: str | None = None  # callerLookup by e-mail; else caller.dynamicName
+    caller_name: str = "avfleet"
+    category: str | None = None
+    subcategory: str | None = None
+    priority_by_severity: dict[str, str] = Field(default_factory=dict)  # {"error": "P2", "warning": "P4"}
+    closed_processing_status: str | None = None  # e.g. "Afgemeld" / "Closed"
+    timeout_s: float = Field(default=15.0, gt=0, le=300)
+
+
+def read_secret(value: SecretStr | None, file: Path | None, what: str) -> str | None:
+    """A secret given inline or in a file (systemd credentials, Kubernetes secrets)."""
+    if value is not None:
+        return value.get_secret_value()
+    if file is not None:
+        try:
+            return file.read_text().strip()
+        except OSError as exc:
+            raise SettingsError(f"{what}: cannot read {file}: {exc}") from None
+    return None
 
 
 class ControllerSettings(BaseSettings):
@@ -55,6 +121,24 @@ class ControllerSettings(BaseSettings):
     admin_user: str = "admin"
     admin_password: SecretStr | None = None
     public_url: str | None = None  # what the `dashboard:` line prints; default http://api_host:api_port/
+
+    # Tickets (DESIGN.md "Tickets"): rules, life cycle and notifications; see docs/tickets.md.
+    language: Literal["sv", "en"] = "sv"  # ticket titles, e-mails
+    ticket_resolve_quiet_s: int = Field(default=600, ge=0)
+    ticket_reopen_window_s: int = Field(default=86_400, ge=0)
+    agent_lost_after_s: int = Field(default=120, ge=5)
+    agent_lost_group_s: int = Field(default=60, ge=0)  # every agent of a school lost within this: one ticket
+    lamp_life_warning: float = Field(default=0.9, gt=0, le=2)
+    lamp_life_error: float = Field(default=1.0, gt=0, le=2)
+    filter_life_warning: float = Field(default=0.9, gt=0, le=2)
+    filter_life_error: float = Field(default=1.0, gt=0, le=2)
+    notify_min_interval_s: int = Field(default=900, ge=0)
+    notify_max_attempts: int = Field(default=12, ge=1, le=100)
+    notify_retry_base_s: float = Field(default=5.0, gt=0, le=3600)
+    webhooks: list[WebhookTarget] = Field(default_factory=list)
+    smtp: SmtpSettings | None = None
+    email: list[EmailRecipients] = Field(default_factory=list)
+    topdesk: TopdeskSettings | None = None
 
     @model_validator(mode="after")
     def _refuse_insecure_secrets(self) -> ControllerSettings:
