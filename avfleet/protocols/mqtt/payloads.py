@@ -1,7 +1,7 @@
 """Payload models of MQTT contract version 1, validated on both sides (agent and controller).
 
-Every agent message is one flat JSON object: the envelope fields (`v`, `agent_id`, `seq`, `ts`,
-`replayed`) followed by the fields of its kind. Commands travel the other way and carry no envelope.
+Every agent message is one flat JSON object: the envelope fields (`v`, `agent_id`, `seq`, `epoch`,
+`ts`, `replayed`) followed by the fields of its kind. Commands travel the other way and carry no envelope.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from avfleet.protocols.mqtt.topics import ID_PATTERN, ParsedTopic, TopicKind
 from avfleet.protocols.status import DeviceStatus, Kind, Protocol
 
 SCHEMA_VERSION = 1
+LEGACY_EPOCH = "0"  # the epoch of messages that carry none
+EPOCH_PATTERN = "^[0-9a-f]{1,32}$"
 
 AgentId = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
 DeviceId = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
@@ -27,6 +29,9 @@ class Envelope(BaseModel):
     v: Literal[1] = SCHEMA_VERSION
     agent_id: AgentId
     seq: int = Field(ge=0, lt=2**63)
+    # The outbox's random id: `seq` counts within one epoch, so a reinstalled agent (new outbox, seq
+    # from 1 again) is a new epoch and not a run of duplicates. Absent (agents before the epoch) = LEGACY_EPOCH.
+    epoch: str = Field(default=LEGACY_EPOCH, pattern=EPOCH_PATTERN)
     ts: datetime
     replayed: bool = False
 
