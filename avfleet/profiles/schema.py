@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from avfleet.protocols.status import FaultLevel, Kind, Power
+from avfleet.profiles.vocabulary import FaultLevel, Kind, Power
 
 _OID_RE = re.compile(r"^\.?\d+(\.\d+)*$")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")

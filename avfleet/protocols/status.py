@@ -11,12 +11,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class Kind(StrEnum):
-    projector = "projector"
-    display = "display"
-    pdu = "pdu"
-    other = "other"
+# Kind, Power and FaultLevel are shared with the device profiles, which sit below protocols and own
+# them; re-exported here so every poller and consumer keeps importing them from the status.
+from avfleet.profiles.vocabulary import FaultLevel, Kind, Power
 
 
 class Protocol(StrEnum):
@@ -29,21 +26,6 @@ class Availability(StrEnum):
     unreachable = "unreachable"
     auth_failed = "auth_failed"
     error = "error"  # answered, but not understood
-
-
-class Power(StrEnum):
-    on = "on"
-    standby = "standby"
-    warming = "warming"
-    cooling = "cooling"
-    unknown = "unknown"
-
-
-class FaultLevel(StrEnum):
-    ok = "ok"
-    warning = "warning"
-    error = "error"
-    unknown = "unknown"
 
 
 FAULT_COMPONENTS = ("fan", "lamp", "temperature", "cover", "filter", "other")
