@@ -121,6 +121,8 @@ class ControllerSettings(BaseSettings):
     admin_user: str = "admin"
     admin_password: SecretStr | None = None
     public_url: str | None = None  # what the `dashboard:` line prints; default http://api_host:api_port/
+    # Larger request bodies get 413 before parsing and before the token check (api/limits.py).
+    max_request_bytes: int = Field(default=1_048_576, ge=1024, le=1024**3)
 
     # Tickets (DESIGN.md "Tickets"): rules, life cycle and notifications; see docs/tickets.md.
     language: Literal["sv", "en"] = "sv"  # ticket titles, e-mails
