@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.engine import Engine
 
+from avfleet.controller.api import error_docs, limits
 from avfleet.controller.api.auth import require_token
 from avfleet.controller.api.context import ApiContext, BrokerLink, get_context
 from avfleet.controller.api.schemas import Health, LoginRequest, LoginResponse
@@ -30,10 +31,14 @@ def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetr
     from avfleet.controller.commands import routes as command_routes
     from avfleet.controller.fleet import routes as fleet_routes
 
+    # The input guard is app-wide so that routes added later are covered without remembering it.
     app = FastAPI(title="avfleet controller", version=__version__,
+                  dependencies=[Depends(limits.refuse_unstorable_input)],
                   description="Classroom AV fleet: agents, devices, their status history and commands. "
                   "Every endpoint but /health and this description needs `Authorization: Bearer TOKEN`.")
     app.state.context = ApiContext(settings, engine, metrics or IngestMetrics(), broker)
+    app.add_middleware(limits.BodySizeLimit, max_bytes=settings.max_request_bytes)
+    error_docs.install(app)
 
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
@@ -44,7 +49,7 @@ def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetr
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ())) or "request"
-        return JSONResponse({"detail": f"{where}: {first.get('msg', 'invalid')}"}, status_code=422)
+        return JSONResponse({"detail": limits.printable(f"{where}: {first.get('msg', 'invalid')}")}, status_code=422)
 
     @app.get("/health", response_model=Health, tags=["service"], summary="Liveness; needs no token")
     def health(ctx: ApiContext = Depends(get_context)) -> dict:

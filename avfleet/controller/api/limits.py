@@ -14,10 +14,9 @@ import json
 import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import HTTPException, Query, Request
-from pydantic import AfterValidator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 # The largest integer both backends store (SQLite INTEGER, PostgreSQL BIGINT).
@@ -35,18 +34,17 @@ def offset_query(description: str = "Items to skip") -> Any:
     return Query(0, ge=0, le=MAX_INT, description=description)
 
 
-def _as_utc(value: datetime) -> datetime:
+def query_time_in_utc(name: str, value: datetime | None) -> datetime | None:
+    """A query time converted to UTC: 400 without a timezone, 422 when UTC has no such time."""
+    if value is None:
+        return None
     if value.tzinfo is None:
-        raise ValueError("needs a timezone, e.g. 2026-01-31T00:00:00Z")
+        raise HTTPException(400, f"{name} needs a timezone, e.g. 2026-01-31T00:00:00Z")
     try:
         return value.astimezone(UTC)
     except OverflowError:
         # 0001-01-01T00:00+01:00 or 9999-12-31T23:59-01:00: a real time, but outside the calendar in UTC.
-        raise ValueError("is outside the years 1-9999 once converted to UTC") from None
-
-
-# A query time: must carry a timezone, and is handed to the route converted to UTC.
-UtcQueryTime = Annotated[datetime, AfterValidator(_as_utc)]
+        raise HTTPException(422, f"query.{name}: is outside the years 1-9999 once converted to UTC") from None
 
 
 class BodyTooLarge(StarletteHTTPException):
@@ -169,7 +167,7 @@ async def refuse_unstorable_input(request: Request) -> None:
         for name, value in items:
             for text in (name, value):
                 if isinstance(text, str) and (why := text_problem(text)) is not None:
-                    raise HTTPException(422, _printable(f"{location}.{name}: {why}"))
+                    raise HTTPException(422, printable(f"{location}.{name}: {why}"))
     content_type = request.headers.get("content-type", "")
     if "json" not in content_type.lower():
         return
@@ -182,9 +180,9 @@ async def refuse_unstorable_input(request: Request) -> None:
         # The route's own body parsing answers malformed JSON; a route without a body ignores it.
         return
     if (why := value_problem(data, "body")) is not None:
-        raise HTTPException(422, _printable(why))
+        raise HTTPException(422, printable(why))
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     # The detail may quote a field name; it must itself be encodable in the JSON answer.
     return text.replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode("utf-8")

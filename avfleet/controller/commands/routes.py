@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from avfleet.controller.api.context import ApiContext, get_context
+from avfleet.controller.api.limits import offset_query
 from avfleet.controller.api.schemas import CommandItem, CommandRequest, Page
 from avfleet.controller.commands import service
 from avfleet.controller.db import write_transaction
@@ -31,7 +32,7 @@ def build_router() -> APIRouter:
 
     @router.get("/commands", response_model=Page[CommandItem], summary="Commands, newest first")
     def list_commands(agent_id: str | None = None, device_id: str | None = None, status: str | None = None,
-                      limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+                      limit: int = Query(100, ge=1, le=1000), offset: int = offset_query(),
                       ctx: ApiContext = Depends(get_context)) -> dict:
         with write_transaction(ctx.engine) as conn:
             service.expire_overdue(conn)

@@ -7,12 +7,13 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from avfleet.controller.api.context import ApiContext, get_context
+from avfleet.controller.api.limits import offset_query, query_time_in_utc
 from avfleet.controller.api.schemas import AgentDetail, AgentItem, DeviceDetail, DeviceItem, Page, Transition
 from avfleet.controller.fleet import queries
 from avfleet.controller.fleet.queries import Ambiguous, BadFilter, Filters, NotFound
 
 Limit = Query(100, ge=1, le=1000, description="Page size")
-Offset = Query(0, ge=0)
+Offset = offset_query()
 
 
 def lookup_errors(exc: LookupError | ValueError) -> HTTPException:
@@ -78,9 +79,7 @@ def build_router() -> APIRouter:
     def get_history(device_id: str, agent_id: str | None = None, since: datetime | None = None,
                     until: datetime | None = None, limit: int = Limit, offset: int = Offset,
                     ctx: ApiContext = Depends(get_context)) -> dict:
-        for name, value in (("since", since), ("until", until)):
-            if value is not None and value.tzinfo is None:
-                raise HTTPException(400, f"{name} needs a timezone, e.g. 2026-01-31T00:00:00Z")
+        since, until = query_time_in_utc("since", since), query_time_in_utc("until", until)
         try:
             with ctx.engine.connect() as conn:
                 row = queries.find_device(conn, device_id, agent_id)
