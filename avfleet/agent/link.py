@@ -118,6 +118,7 @@ class MqttLink:
         """Number, build and queue one message in the outbox; it goes out after the next commit."""
         seq = self.outbox.next_seq()
         message = build(seq, utc_now())
+        message.epoch = self.outbox.epoch  # seq means something only within the outbox's epoch
         body = message.model_dump_json(exclude={"replayed"}).encode()
         self.outbox.add(seq, topic, body, qos=qos, retain=retain, replayed=self._outage, supersede=supersede)
         for tap in self.taps:
@@ -380,8 +381,8 @@ class MqttLink:
                 tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
         will_seq = self.outbox.reserve_seq()
-        will = StatusMessage(agent_id=self.agent_id, seq=will_seq, ts=utc_now(), state=AgentState.lost,
-                             boot_id=self.boot_id)
+        will = StatusMessage(agent_id=self.agent_id, seq=will_seq, epoch=self.outbox.epoch, ts=utc_now(),
+                             state=AgentState.lost, boot_id=self.boot_id)
         will_body = will.model_dump_json().encode()
         client.will_set(topics.status_topic(self.agent_id), will_body, qos=1, retain=True)
         result: dict[str, object] = {}

@@ -8,7 +8,9 @@ every `commit_interval_s` or when `commit_batch` messages are waiting. Only comm
 handed to the MQTT link, so a `seq` never reaches the broker before it is on disk. The newest row
 is never deleted, only flagged acked, so after a crash MAX(seq) is at least every seq the broker
 could have seen and numbering goes on from there (strictly increasing across restarts) without a
-counter page written per commit. Bodies are stored zlib-compressed: a JSON state shrinks about
+counter page written per commit. The file also holds a random `epoch`, made with it: seq counts
+within one epoch, so a lost file (new SD card) numbers from 1 under a new epoch, which the
+controller does not confuse with the old messages. Bodies are stored zlib-compressed: a JSON state shrinks about
 2x, and so do the WAL and checkpoint writes.
 
 The outbox is bounded (`max_messages`): beyond it the oldest rows are deleted at commit and the
@@ -23,6 +25,7 @@ restarts. All methods are thread-safe (one lock); the agent uses them from its e
 from __future__ import annotations
 
 import contextlib
+import secrets
 import sqlite3
 import threading
 import time
@@ -94,6 +97,7 @@ class Outbox:
         self._top_acked = False
         self._dropped = 0
         self._depth = 0  # committed rows
+        self._epoch = 0  # random, made with the file; seq counts within it (see `epoch`)
         self.commits = 0
 
     # ---- life cycle ---------------------------------------------------------------------------
@@ -112,11 +116,18 @@ class Outbox:
                 "WHERE seq = (SELECT MAX(seq) FROM messages)"
             ).fetchone()
             (depth,) = db.execute("SELECT COUNT(*) FROM messages WHERE acked = 0").fetchone()
+            epoch = int(meta.get("epoch", 0))
+            if not epoch:
+                # A new file (or one from before epochs): a new numbering. Stored as an integer because
+                # meta's values are; 63 random bits make a clash between two outboxes of one agent moot.
+                epoch = secrets.randbits(63) or 1
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?)", (epoch,))
             # Rows left by an earlier run were not acknowledged: they are replays now.
             db.execute("UPDATE messages SET replayed = 1 WHERE replayed = 0 AND acked = 0")
         except (sqlite3.Error, OSError) as exc:
             raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
         self._db = db
+        self._epoch = epoch
         self._last_seq = max(int(meta.get("last_seq", 0)), int(top))
         self._top, self._top_acked = int(top), bool(top_acked)
         self._dropped = int(meta.get("dropped", 0))
@@ -291,6 +302,12 @@ class Outbox:
     @property
     def last_seq(self) -> int:
         return self._last_seq
+
+    @property
+    def epoch(self) -> str:
+        """The envelope's `epoch`: this file's random id as hex. A lost outbox (new SD card, reinstall)
+        starts seq at 1 again under a new epoch, so the controller does not take it for duplicates."""
+        return f"{self._epoch:x}"
 
     def contains(self, seq: int) -> bool:
         """True while the message is pending or committed and not yet acknowledged."""

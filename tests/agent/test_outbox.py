@@ -136,3 +136,37 @@ def test_command_ids_are_remembered_across_restarts(tmp_path: Path) -> None:
     count = sqlite3.connect(tmp_path / "o.sqlite").execute("SELECT COUNT(*) FROM commands").fetchone()[0]
     assert count == 3
     again.close()
+
+
+def test_epoch_is_made_with_the_file_kept_across_restarts_and_new_for_a_lost_file(tmp_path: Path) -> None:
+    from avfleet.protocols.mqtt.payloads import EPOCH_PATTERN, LEGACY_EPOCH, Envelope
+
+    path = tmp_path / "o.sqlite"
+    first = Outbox(path).open()
+    epoch = first.epoch
+    assert epoch != LEGACY_EPOCH
+    Envelope.model_validate({"agent_id": "a", "seq": 1, "epoch": epoch, "ts": "2026-01-01T00:00:00Z"})
+    first._db.close()  # a crash: the epoch was written when the file was made
+    again = Outbox(path).open()
+    assert again.epoch == epoch
+    again.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)  # a new SD card
+    lost = Outbox(path).open()
+    assert lost.next_seq() == 1 and lost.epoch != epoch
+    lost.close()
+
+    old = tmp_path / "old.sqlite"  # a file from before epochs: it gets one on first open, once
+    db = sqlite3.connect(old)
+    db.executescript("CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+                     "INSERT INTO meta VALUES ('last_seq', 41);")
+    db.commit()
+    db.close()
+    upgraded = Outbox(old).open()
+    assert upgraded.next_seq() == 42 and upgraded.epoch not in (LEGACY_EPOCH, epoch)
+    import re
+
+    assert re.fullmatch(EPOCH_PATTERN.strip("^$"), upgraded.epoch)
+    kept = upgraded.epoch
+    upgraded.close()
+    assert Outbox(old).open().epoch == kept

@@ -59,6 +59,10 @@ class Device(SQLModel, table=True):
     # The last state message as received (envelope fields included; the API strips them).
     status: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     observed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The agent's (epoch, seq) of the current state: within one epoch seq orders states whatever the
+    # agent's clock says (fleet/ordering.py); observed_at only decides across epochs.
+    state_epoch: str | None = Field(default=None, max_length=32)
+    state_seq: int | None = Field(default=None, sa_type=sa.BigInteger)
     last_change: datetime | None = Field(default=None, sa_type=UTCDateTime)
     changed_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
@@ -103,11 +107,16 @@ class DeviceEvent(SQLModel, table=True):
 
 
 class ReceivedMessage(SQLModel, table=True):
-    """Dedup: an (agent_id, seq) is processed once; rows older than the retention are pruned."""
+    """Dedup: an (agent_id, epoch, seq) is processed once; rows older than the retention are pruned.
+
+    `epoch` is the agent outbox's id ("0" for agents that send none): a reinstalled agent counts
+    seq from 1 again in a new epoch, which must not look like a run of duplicates.
+    """
 
     __tablename__ = "received_messages"
 
     agent_id: str = Field(primary_key=True, max_length=64)
+    epoch: str = Field(default="0", primary_key=True, max_length=32)
     seq: int = Field(primary_key=True, sa_type=sa.BigInteger)
     kind: str = Field(max_length=16)
     received_at: datetime = Field(sa_type=UTCDateTime, index=True)
