@@ -10,6 +10,7 @@ def metadata() -> sqlalchemy.MetaData:
     """The metadata with every controller table registered."""
     from avfleet.controller.commands import models as _commands  # noqa: F401
     from avfleet.controller.fleet import models as _fleet  # noqa: F401
+    from avfleet.controller.inventory import models as _inventory  # noqa: F401
     from avfleet.controller.jobs import models as _jobs  # noqa: F401
 
     return SQLModel.metadata

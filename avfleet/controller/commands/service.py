@@ -18,7 +18,7 @@ from avfleet.controller.commands.models import CommandRecord
 from avfleet.controller.fleet.models import Agent
 from avfleet.controller.fleet.queries import Ambiguous, NotFound, find_device
 from avfleet.protocols.mqtt import topics
-from avfleet.protocols.mqtt.payloads import Action, Command
+from avfleet.protocols.mqtt.payloads import Action, Command, CommandResult
 
 COMMANDS = CommandRecord.__table__
 AGENTS = Agent.__table__
@@ -72,6 +72,21 @@ def expire_overdue(conn: Connection, now: datetime | None = None) -> None:
     c = COMMANDS.c
     conn.execute(COMMANDS.update().where(c.status.in_(OPEN_STATES), c.expires_at < now - RESULT_GRACE)
                  .values(status="expired", detail="no result from the agent before the command expired"))
+
+
+def file_results(conn: Connection, results: list[CommandResult]) -> None:
+    """File the agents' cmd/result answers (already deduplicated by the ingest) on their commands.
+
+    Only an open command (pending or sent) takes a result, so a late or repeated answer never
+    overwrites the first final one; the agent_id guard keeps an agent to its own commands.
+    """
+    c = COMMANDS.c
+    for m in results:
+        conn.execute(
+            COMMANDS.update()
+            .where(c.command_id == m.command_id, c.agent_id == m.agent_id, c.status.in_(OPEN_STATES))
+            .values(status=m.status.value, detail=m.detail, result_at=m.ts)
+        )
 
 
 def _item(r: Any) -> dict[str, Any]:

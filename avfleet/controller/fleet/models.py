@@ -1,4 +1,6 @@
-"""Fleet tables: agents, devices and their current status, transitions, events, inventory, dedup.
+"""Fleet tables: agents, devices and their current status, transitions, events, dedup.
+
+(Inventory records of the physical units live in controller/inventory/models.py.)
 
 The ingest writes these with SQLAlchemy Core (`Model.__table__`) for speed; the API reads them.
 """
@@ -120,24 +122,3 @@ class ReceivedMessage(SQLModel, table=True):
     seq: int = Field(primary_key=True, sa_type=sa.BigInteger)
     kind: str = Field(max_length=16)
     received_at: datetime = Field(sa_type=UTCDateTime, index=True)
-
-
-class InventoryRecord(SQLModel, table=True):
-    """The physical unit behind a device id; a new serial closes the record (swapped) and opens another."""
-
-    __tablename__ = "inventory_records"
-    __table_args__ = (sa.Index("ix_inventory_device_open", "device_pk", "closed_at"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    device_pk: int = Field(foreign_key="devices.id")
-    agent_id: str = Field(max_length=64)
-    device_id: str = Field(max_length=64)
-    manufacturer: str | None = Field(default=None, max_length=128)
-    model: str | None = Field(default=None, max_length=128)
-    serial: str | None = Field(default=None, max_length=128, index=True)
-    firmware: str | None = Field(default=None, max_length=128)
-    mac: str | None = Field(default=None, max_length=32)
-    first_seen: datetime = Field(sa_type=UTCDateTime)
-    last_seen: datetime = Field(sa_type=UTCDateTime)
-    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    closed_reason: str | None = Field(default=None, max_length=32)

@@ -9,7 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from avfleet.controller.fleet.models import Agent, Device, DeviceEvent, DeviceTransition, InventoryRecord
+from avfleet.controller.fleet.models import Agent, Device, DeviceEvent, DeviceTransition
+from avfleet.controller.inventory import service as inventory
 from avfleet.protocols.mqtt.payloads import Envelope
 from avfleet.protocols.status import FAULT_COMPONENTS
 
@@ -17,7 +18,6 @@ AGENTS = Agent.__table__
 DEVICES = Device.__table__
 HISTORY = DeviceTransition.__table__
 EVENTS = DeviceEvent.__table__
-INVENTORY = InventoryRecord.__table__
 
 
 class NotFound(LookupError):
@@ -125,13 +125,7 @@ def device_detail(conn: Connection, device_id: str, agent_id: str | None, histor
         for r in conn.execute(sa.select(EVENTS).where(e.device_pk == row.id)
                               .order_by(e.observed_at.desc()).limit(50))
     ]
-    i = INVENTORY.c
-    item["inventory"] = [
-        {"manufacturer": r.manufacturer, "model": r.model, "serial": r.serial, "firmware": r.firmware,
-         "mac": r.mac, "first_seen": r.first_seen, "last_seen": r.last_seen, "closed_at": r.closed_at,
-         "closed_reason": r.closed_reason}
-        for r in conn.execute(sa.select(INVENTORY).where(i.device_pk == row.id).order_by(i.id))
-    ]
+    item["inventory"] = inventory.records_of_device(conn, row.id)
     return item
 
 

@@ -2,9 +2,11 @@
 
 Rules (DESIGN.md): a message is processed once per (agent_id, seq); an older state (replayed or
 late) never overwrites a newer current one but is filed in the history; the history holds
-transitions, not repeats; a new serial on the same device closes its inventory record (swapped
-unit) and opens another. Every statement is guarded so several controller processes may apply
-batches to the same database at once (updates compare timestamps in their WHERE clause).
+transitions, not repeats; a changed identity goes to the inventory domain (a new serial on the
+same device is a swapped unit). Command results are handed back in the outcome for the commands
+domain to file: this service writes only the fleet's tables. Every statement is guarded so
+several controller processes may apply batches to the same database at once (updates compare
+timestamps in their WHERE clause).
 """
 
 from __future__ import annotations
@@ -17,17 +19,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from avfleet.controller.commands.models import CommandRecord
 from avfleet.controller.fleet.driver_sql import DriverSQL
 from avfleet.controller.fleet.models import (
     Agent,
     Device,
     DeviceEvent,
     DeviceTransition,
-    InventoryRecord,
     ReceivedMessage,
 )
 from avfleet.controller.fleet.summary import StatusSummary
+from avfleet.controller.inventory import service as inventory
 from avfleet.protocols.mqtt.payloads import (
     AgentMessage,
     BirthMessage,
@@ -44,9 +45,6 @@ DEVICES = Device.__table__
 HISTORY = DeviceTransition.__table__
 EVENTS = DeviceEvent.__table__
 RECEIVED = ReceivedMessage.__table__
-INVENTORY = InventoryRecord.__table__
-COMMANDS = CommandRecord.__table__
-FINAL_COMMAND_STATES = ("done", "failed", "expired", "rejected")
 _ENVELOPE_FIELDS = frozenset(Envelope.model_fields)
 
 
@@ -59,6 +57,8 @@ class BatchOutcome:
     swapped_units: int = 0
     newest_ts: datetime | None = None
     by_kind: dict[str, int] = field(default_factory=dict)
+    # Fresh (deduplicated) results for the commands domain, filed by the caller in the same transaction.
+    command_results: list[CommandResult] = field(default_factory=list)
 
 
 @dataclass
@@ -114,8 +114,7 @@ class FleetService:
             self._states(conn, states, now, outcome)
         if events := by_type.get(EventMessage):
             self._events(conn, events, now)
-        if results := by_type.get(CommandResult):
-            self._command_results(conn, results, now)
+        outcome.command_results = by_type.get(CommandResult, [])
         return outcome
 
     # -- dedup -------------------------------------------------------------------------------------------
@@ -347,28 +346,14 @@ class FleetService:
             return 0
         if (ident.serial, ident.model, ident.firmware) == (row.serial, row.model, row.firmware):
             return 0
-        i = INVENTORY.c
-        open_record = conn.execute(
-            sa.select(i.id, i.serial).where(i.device_pk == row.pk, i.closed_at.is_(None)).order_by(i.id.desc())
-        ).first()
-        fields = {"manufacturer": ident.manufacturer, "model": ident.model, "serial": ident.serial,
-                  "firmware": ident.firmware, "mac": ident.mac, "last_seen": m.observed_at}
-        swapped = 0
-        if open_record is not None and open_record.serial and ident.serial and open_record.serial != ident.serial:
-            conn.execute(INVENTORY.update().where(i.id == open_record.id)
-                         .values(closed_at=m.observed_at, closed_reason="swapped"))
-            open_record, swapped = None, 1
-        if open_record is None:
-            conn.execute(INVENTORY.insert().values(
-                device_pk=row.pk, agent_id=m.agent_id, device_id=m.device_id, first_seen=m.observed_at, **fields))
-        else:
-            conn.execute(INVENTORY.update().where(i.id == open_record.id).values(**fields))
+        swapped = inventory.observe_identity(conn, device_pk=row.pk, agent_id=m.agent_id, device_id=m.device_id,
+                                             identity=ident, observed_at=m.observed_at)
         row.serial, row.model, row.firmware = ident.serial, ident.model, ident.firmware
         row.updates.update(serial=ident.serial, model=ident.model, firmware=ident.firmware)
         conn.execute(DEVICES.update().where(DEVICES.c.id == row.pk).values(**row.updates))
-        return swapped
+        return int(swapped)
 
-    # -- events and command results ----------------------------------------------------------------------
+    # -- events ------------------------------------------------------------------------------------------
     def _events(self, conn: Connection, events: list[EventMessage], now: datetime) -> None:
         keys = {(m.agent_id, m.device_id) for m in events}
         rows = self._device_rows(conn, keys, now, {})
@@ -378,15 +363,6 @@ class FleetService:
              "old": m.old, "new": m.new, "detail": m.detail, "observed_at": m.observed_at}
             for m in events
         ])
-
-    def _command_results(self, conn: Connection, results: list[CommandResult], now: datetime) -> None:
-        c = COMMANDS.c
-        for m in results:
-            conn.execute(
-                COMMANDS.update()
-                .where(c.command_id == m.command_id, c.agent_id == m.agent_id, c.status.not_in(FINAL_COMMAND_STATES))
-                .values(status=m.status.value, detail=m.detail, result_at=m.ts)
-            )
 
 
 _KINDS = {StatusMessage: "status", BirthMessage: "birth", StateMessage: "state", EventMessage: "event",

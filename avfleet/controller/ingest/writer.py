@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from avfleet.controller.commands import service as commands
 from avfleet.controller.db import create_db_engine, write_transaction
 from avfleet.controller.fleet.models import ReceivedMessage
 from avfleet.controller.fleet.service import FleetService
@@ -50,6 +51,7 @@ class BatchWriter:
         if messages:
             with write_transaction(self.engine) as conn:
                 outcome = self.fleet.apply(conn, messages, payloads=payloads)
+                commands.file_results(conn, outcome.command_results)
             result.by_kind = outcome.by_kind
             result.duplicates = outcome.duplicates
             result.newest_ts = outcome.newest_ts

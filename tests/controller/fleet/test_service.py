@@ -7,9 +7,11 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from avfleet.controller.commands import service as commands
 from avfleet.controller.commands.models import CommandRecord
-from avfleet.controller.fleet.models import Agent, Device, DeviceEvent, DeviceTransition, InventoryRecord
+from avfleet.controller.fleet.models import Agent, Device, DeviceEvent, DeviceTransition
 from avfleet.controller.fleet.service import FleetService
+from avfleet.controller.inventory.models import InventoryRecord
 from avfleet.protocols.mqtt.payloads import parse_agent_message
 from avfleet.protocols.mqtt.topics import parse_topic
 from tests.controller import support
@@ -20,8 +22,11 @@ def parse(*pairs: tuple[str, bytes]) -> list:
 
 
 def apply(engine: Engine, *pairs: tuple[str, bytes]):
+    """One batch as the ingest writer commits it: the fleet rules, then the commands domain's results."""
     with engine.begin() as conn:
-        return FleetService().apply(conn, parse(*pairs))
+        outcome = FleetService().apply(conn, parse(*pairs))
+        commands.file_results(conn, outcome.command_results)
+        return outcome
 
 
 def device(engine: Engine, agent_id: str, device_id: str):
@@ -123,11 +128,24 @@ def test_command_result_closes_an_open_command_only(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(c.insert().values(command_id="c1", agent_id="ag1", device_id="pj1", action="power_on", args={},
                                        issued_at=support.EPOCH, expires_at=support.EPOCH, status="sent"))
-    apply(engine, support.command_result("ag1", 2, "c1", "pj1", "done", at=5))
+    done = apply(engine, support.command_result("ag1", 2, "c1", "pj1", "done", at=5))
+    assert [r.command_id for r in done.command_results] == ["c1"]
     apply(engine, support.command_result("ag1", 3, "c1", "pj1", "failed", at=6))
+    repeat = apply(engine, support.command_result("ag1", 2, "c1", "pj1", "done", at=5))
+    assert repeat.command_results == []  # a redelivery is deduplicated before it reaches the commands domain
     with engine.connect() as conn:
         row = conn.execute(sa.select(c)).one()
-    assert row.status == "done"
+    assert (row.status, row.result_at) == ("done", support.EPOCH + timedelta(seconds=5))
+
+
+def test_fleet_ingest_leaves_the_commands_table_to_the_commands_domain(engine: Engine) -> None:
+    apply(engine, support.status("ag1", 1, "online"))
+    c = CommandRecord.__table__
+    with engine.begin() as conn:
+        conn.execute(c.insert().values(command_id="c1", agent_id="ag1", device_id="pj1", action="power_on", args={},
+                                       issued_at=support.EPOCH, expires_at=support.EPOCH, status="sent"))
+        FleetService().apply(conn, parse(support.command_result("ag1", 2, "c1", "pj1", "done", at=5)))
+        assert conn.execute(sa.select(c.c.status)).scalar_one() == "sent"
 
 
 def test_late_state_between_two_transitions_is_filed_and_repairs_its_successor(engine: Engine) -> None:
