@@ -197,7 +197,7 @@ def register_controller(port: int, db_path: Path) -> None:
 
 def drain_controller(port: int, db_path: Path, total: int) -> float:
     """The whole controller process (ingest + API) reconnects to its backlog; rows committed per second."""
-    ctl = Controller(controller_settings(port, db_path), migrate=False)
+    ctl = Controller(controller_settings(port, db_path), migrate=False, tune_gc=True)  # as `avfleet controller`
     started = time.perf_counter()
     ctl.start()
     deadline = time.monotonic() + 900

@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         _setup_logging(verbose)
         try:
             settings = load_settings(config)
-            ctl = Controller(settings)
+            ctl = Controller(settings, tune_gc=True)
         except (SettingsError, OSError) as exc:
             raise _fail(str(exc)) from None
 
@@ -115,14 +115,16 @@ def register(app: typer.Typer) -> None:
         typer.echo("reload the broker to apply: kill -HUP <mosquitto pid>")
 
     @app.command("demo")
-    def demo(devices: int = typer.Option(50, "--devices", min=1, max=2000, help="Projectors to emulate"),
+    def demo(devices: int = typer.Option(64, "--devices", min=1, max=2000,
+                                         help="Projectors to emulate (13 or more reach every municipality)"),
              port: int = typer.Option(8080, "--port", min=0, max=65535, help="Dashboard and API port"),
              data_dir: Path | None = typer.Option(None, "--data-dir", help="Keep the demo database here"),
              broker: str = typer.Option("auto", "--broker", help="auto (Mosquitto if installed), mosquitto or "
                                         "embedded (the amqtt development broker)"),
              verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
         """Broker, controller, an emulated fleet and its agents, in one command. Ctrl-C stops everything."""
-        from avfleet.controller.demo import DemoError, run_demo
+        from avfleet.demo.errors import DemoError
+        from avfleet.demo.run import run_demo
 
         if broker not in ("auto", "mosquitto", "embedded"):
             raise _fail(f"--broker must be auto, mosquitto or embedded, not {broker!r}")

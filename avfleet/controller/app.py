@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import secrets
 import threading
@@ -14,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from avfleet.controller.api.app import create_app
 from avfleet.controller.db import create_db_engine
+from avfleet.controller.gc_tuning import tune_gc as apply_gc_tuning
 from avfleet.controller.ingest.metrics import IngestMetrics
 from avfleet.controller.ingest.worker import IngestService
 from avfleet.controller.jobs.registry import all_jobs
@@ -40,25 +40,17 @@ def with_demo_secrets(settings: ControllerSettings) -> ControllerSettings:
     return settings.model_validate({**settings.model_dump(), **updates}) if updates else settings
 
 
-def tune_gc() -> None:
-    """Keep the cyclic GC off the ingest's hot path.
-
-    Validating a state allocates dozens of objects; with the default threshold (700) the collector
-    runs every few messages and walks the whole heap (FastAPI, SQLAlchemy, paho) each time it
-    reaches the older generations: it cost more than validation itself (docs/benchmarks.md).
-    Freezing the start-up heap and collecting the young generation less often fixes both.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 50)
-
-
 class Controller:
-    """One controller process. `start()` returns once the API listens and the ingest is connected."""
+    """One controller process. `start()` returns once the API listens and the ingest is connected.
 
-    def __init__(self, settings: ControllerSettings, *, migrate: bool = True) -> None:
+    `tune_gc=True` freezes this process's start-up heap and raises the GC thresholds
+    (controller/gc_tuning.py); it is process-wide, so only the `avfleet controller` command asks for it.
+    """
+
+    def __init__(self, settings: ControllerSettings, *, migrate: bool = True, tune_gc: bool = False) -> None:
         self.settings = with_demo_secrets(settings)
         self.migrate = migrate
+        self.tune_gc = tune_gc
         self.metrics = IngestMetrics()
         self.engine: Engine = create_db_engine(self.settings.resolved_database_url)
         self.ingest = IngestService(self.settings, self.engine, self.metrics)
@@ -71,7 +63,8 @@ class Controller:
     def start(self, timeout: float = 30.0) -> None:
         if self.migrate:
             upgrade(self.engine)
-        tune_gc()
+        if self.tune_gc:
+            apply_gc_tuning()
         self.ingest.start()
         self.jobs.start()
         config = uvicorn.Config(self.app, host=self.settings.api_host, port=self.settings.api_port,

@@ -68,7 +68,7 @@ def _writer_main(settings: ControllerSettings, conn: Connection) -> None:
     """The writer process: receive batches, commit, answer. Ends on None or a closed pipe."""
     import signal
 
-    from avfleet.controller.app import tune_gc
+    from avfleet.controller.gc_tuning import tune_gc
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[writer]: %(message)s")
