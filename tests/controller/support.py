@@ -23,16 +23,19 @@ def ts(offset_s: float = 0.0) -> str:
     return (EPOCH + timedelta(seconds=offset_s)).isoformat().replace("+00:00", "Z")
 
 
-def envelope(agent_id: str, seq: int, *, at: float = 0.0, replayed: bool = False) -> dict[str, Any]:
-    return {"v": 1, "agent_id": agent_id, "seq": seq, "ts": ts(at), "replayed": replayed}
+def envelope(agent_id: str, seq: int, *, at: float = 0.0, replayed: bool = False,
+             epoch: str | None = None) -> dict[str, Any]:
+    """`epoch` None: no epoch field, as agents before it sent (the legacy epoch "0")."""
+    body = {"v": 1, "agent_id": agent_id, "seq": seq, "ts": ts(at), "replayed": replayed}
+    return body if epoch is None else {**body, "epoch": epoch}
 
 
 def state(agent_id: str, device_id: str, seq: int, *, at: float = 0.0, availability: str = "online",
           power: str = "on", faults: dict[str, str] | None = None, serial: str | None = "SN-1",
           model: str | None = "EB-2250U", firmware: str | None = "1.0", replayed: bool = False,
-          kind: str = "projector", lamp_hours: int = 1200) -> tuple[str, bytes]:
+          kind: str = "projector", lamp_hours: int = 1200, epoch: str | None = None) -> tuple[str, bytes]:
     body = {
-        **envelope(agent_id, seq, at=at, replayed=replayed),
+        **envelope(agent_id, seq, at=at, replayed=replayed, epoch=epoch),
         "device_id": device_id, "kind": kind, "protocol": "pjlink", "availability": availability, "power": power,
         "faults": {"fan": "ok", "lamp": "ok", "temperature": "ok", "cover": "ok", "filter": "ok", "other": "ok",
                    **(faults or {})},

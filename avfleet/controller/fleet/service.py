@@ -1,7 +1,8 @@
 """The fleet rules applied to one committed batch of agent messages.
 
-Rules (DESIGN.md): a message is processed once per (agent_id, seq); an older state (replayed or
-late) never overwrites a newer current one but is filed in the history; the history holds
+Rules (DESIGN.md): a message is processed once per (agent_id, epoch, seq); an older state (replayed
+or late, by seq within the agent's epoch: fleet/ordering.py) never overwrites a newer
+current one but is filed in the history; the history holds
 transitions, not repeats; a changed identity goes to the inventory domain (a new serial on the
 same device is a swapped unit). Command results are handed back in the outcome for the commands
 domain to file: this service writes only the fleet's tables. Every statement is guarded so
@@ -19,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from avfleet.controller.fleet import ordering
 from avfleet.controller.fleet.driver_sql import DriverSQL
 from avfleet.controller.fleet.models import (
     Agent,
@@ -69,6 +71,8 @@ class _DeviceRow:
     serial: str | None
     model: str | None
     firmware: str | None
+    epoch: str | None = None  # the agent's (epoch, seq) of the current state (fleet/ordering.py)
+    seq: int | None = None
     updates: dict[str, Any] = field(default_factory=dict)
 
 
@@ -120,18 +124,20 @@ class FleetService:
     # -- dedup -------------------------------------------------------------------------------------------
     def _dedup(self, conn: Connection, messages: list[AgentMessage], now: datetime,
                outcome: BatchOutcome) -> list[AgentMessage]:
-        unique: dict[tuple[str, int], AgentMessage] = {}
+        # (agent_id, epoch, seq): a reinstalled agent counts seq from 1 again, in a new epoch.
+        unique: dict[tuple[str, str, int], AgentMessage] = {}
         for message in messages:
-            unique.setdefault((message.agent_id, message.seq), message)
+            unique.setdefault((message.agent_id, message.epoch, message.seq), message)
         sql = DriverSQL(conn)
         received_at = sql.time(now)
         params: list[Any] = []
-        for (agent_id, seq), m in unique.items():
-            params += (agent_id, seq, _kind(m), received_at)
-        one = f"({sql.marks(4)})"
+        for (agent_id, epoch, seq), m in unique.items():
+            params += (agent_id, epoch, seq, _kind(m), received_at)
+        one = f"({sql.marks(5)})"
         inserted = set(map(tuple, sql.execute(
-            f"INSERT INTO received_messages (agent_id, seq, kind, received_at) VALUES "
-            f"{', '.join([one] * len(unique))} ON CONFLICT DO NOTHING RETURNING agent_id, seq", params).all()))
+            f"INSERT INTO received_messages (agent_id, epoch, seq, kind, received_at) VALUES "
+            f"{', '.join([one] * len(unique))} ON CONFLICT DO NOTHING RETURNING agent_id, epoch, seq",
+            params).all()))
         outcome.received = len(inserted)
         outcome.duplicates = len(messages) - len(inserted)
         fresh = [m for key, m in unique.items() if key in inserted]
@@ -239,7 +245,7 @@ class FleetService:
         return self._select_devices(conn, sorted(known[k] for k in keys), by_pk=True)
 
     _DEVICE_COLUMNS = "id, agent_id, device_id, observed_at, availability, power, active_faults, input, serial, " \
-                      "model, firmware"
+                      "model, firmware, state_epoch, state_seq"
 
     def _select_devices(self, conn: Connection, keys: list[Any], *, by_pk: bool = False,
                         ) -> dict[tuple[str, str], _DeviceRow]:
@@ -255,11 +261,11 @@ class FleetService:
                 query = (f"SELECT {self._DEVICE_COLUMNS} FROM devices "
                          f"WHERE {sql.row_in('agent_id, device_id', len(chunk), 2)}")
                 params = [v for key in chunk for v in key]
-            for pk, agent_id, device_id, observed, availability, power, faults, inp, serial, model, fw in (
-                    sql.execute(query, params).all()):
+            for (pk, agent_id, device_id, observed, availability, power, faults, inp, serial, model, fw, epoch,
+                 seq) in sql.execute(query, params).all():
                 observed_at = sql.read_time(observed)
                 summary = None if observed_at is None else StatusSummary(availability, power, faults, inp)
-                found[(agent_id, device_id)] = _DeviceRow(pk, observed_at, summary, serial, model, fw)
+                found[(agent_id, device_id)] = _DeviceRow(pk, observed_at, summary, serial, model, fw, epoch, seq)
         return found
 
     def _states(self, conn: Connection, states: list[StateMessage], now: datetime, outcome: BatchOutcome) -> None:
@@ -274,16 +280,16 @@ class FleetService:
             row = rows[key]
             newest: StateMessage | None = None
             last_change: datetime | None = None
-            for m in sorted(messages, key=lambda x: (x.observed_at, x.seq)):
+            for m in ordering.in_order(messages):
                 summary = StatusSummary.of(m)
-                if row.observed_at is not None and m.observed_at <= row.observed_at:
+                if not ordering.is_newer(m, row.epoch, row.seq, row.observed_at):
                     outcome.stale_states += 1
                     outcome.transitions += self._file_late_state(conn, row.pk, m, summary, now)
                     continue
                 if summary != row.summary:
                     history.append(_history_row(row.pk, m, summary, now))
                     last_change = m.observed_at
-                row.summary, row.observed_at, newest = summary, m.observed_at, m
+                row.summary, row.observed_at, row.epoch, row.seq, newest = summary, m.observed_at, m.epoch, m.seq, m
             if newest is None:
                 continue
             outcome.swapped_units += self._inventory(conn, row, newest, now)
@@ -301,18 +307,21 @@ class FleetService:
         # A repeat (no transition) only refreshes the status; a transition rewrites the summary columns.
         changed = [u for u in current_updates if u["last_change"] is not None]
         repeats = [u for u in current_updates if u["last_change"] is None]
-        guard = f"WHERE id = {m} AND (observed_at IS NULL OR observed_at < {m})"
+        guard = f"WHERE id = {m} AND {ordering.newer_guard(m)}"
         sql.executemany(
             f"UPDATE devices SET kind = {m}, protocol = {m}, availability = {m}, power = {m}, active_faults = {m}, "
             f"input = {m}, power_w = {m}, status = {sql.json_mark()}, observed_at = {m}, last_change = {m}, "
-            f"changed_at = {m} {guard}",
+            f"changed_at = {m}, state_epoch = {m}, state_seq = {m} {guard}",
             [(u["kind"], u["protocol"], u["availability"], u["power"], u["active_faults"], u["input"], u["power_w"],
-              u["status"], sql.time(u["observed_at"]), sql.time(u["last_change"]), sql.time(u["changed_at_new"]),
-              u["pk"], sql.time(u["observed_at"])) for u in changed],
+              u["status"], (t := sql.time(u["observed_at"])), sql.time(u["last_change"]),
+              sql.time(u["changed_at_new"]), u["epoch"], u["seq"], u["pk"],
+              *ordering.guard_params(u["epoch"], u["seq"], t)) for u in changed],
         )
         sql.executemany(
-            f"UPDATE devices SET power_w = {m}, status = {sql.json_mark()}, observed_at = {m} {guard}",
-            [(u["power_w"], u["status"], (t := sql.time(u["observed_at"])), u["pk"], t) for u in repeats],
+            f"UPDATE devices SET power_w = {m}, status = {sql.json_mark()}, observed_at = {m}, state_epoch = {m}, "
+            f"state_seq = {m} {guard}",
+            [(u["power_w"], u["status"], (t := sql.time(u["observed_at"])), u["epoch"], u["seq"], u["pk"],
+              *ordering.guard_params(u["epoch"], u["seq"], t)) for u in repeats],
         )
 
     def _file_late_state(self, conn: Connection, device_pk: int, m: StateMessage, summary: StatusSummary,
@@ -396,5 +405,5 @@ def _current_row(row: _DeviceRow, m: StateMessage, last_change: datetime | None,
             "active_faults": row.summary.active_faults,
             "input": m.input, "power_w": m.power_w,
             "status": status_json,
-            "observed_at": m.observed_at, "last_change": last_change,
+            "observed_at": m.observed_at, "last_change": last_change, "epoch": m.epoch, "seq": m.seq,
             "changed_at_new": now if last_change is not None else None}

@@ -289,5 +289,7 @@ class IngestService:
             m.received.labels(kind=kind).inc(count)
         if result.duplicates:
             m.duplicates.inc(result.duplicates)
+        for kind, count in result.clock_skewed.items():
+            m.clock_skew.labels(kind=kind).inc(count)
         if result.newest_ts is not None:
             m.lag_seconds.set(max(0.0, (datetime.now(UTC) - result.newest_ts).total_seconds()))

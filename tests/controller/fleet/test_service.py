@@ -84,10 +84,12 @@ def test_replayed_older_state_is_filed_but_never_overwrites_newer(engine: Engine
     assert len(history(engine)) == 2
 
 
-def test_state_with_equal_timestamp_does_not_replace_current(engine: Engine) -> None:
+def test_state_with_equal_timestamp_replaces_current_only_by_a_higher_seq_of_the_same_epoch(engine: Engine) -> None:
     apply(engine, support.state("ag1", "pj1", 1, at=10, power="on"))
     apply(engine, support.state("ag1", "pj1", 2, at=10, power="standby"))
-    assert device(engine, "ag1", "pj1").power == "on"
+    assert device(engine, "ag1", "pj1").power == "standby"  # seq orders the states of one outbox epoch
+    apply(engine, support.state("ag1", "pj1", 9, at=10, power="on", epoch="a1"))  # another epoch: time decides
+    assert device(engine, "ag1", "pj1").power == "standby"
 
 
 def test_new_serial_closes_the_inventory_record_as_swapped(engine: Engine) -> None:
