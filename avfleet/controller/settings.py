@@ -128,6 +128,7 @@ class ControllerSettings(BaseSettings):
 
     # Tickets (DESIGN.md "Tickets"): rules, life cycle and notifications; see docs/tickets.md.
     language: Literal["sv", "en"] = "sv"  # ticket titles, e-mails
+    ticket_rules: bool = True  # evaluate the rules as messages are ingested (off only to measure their cost)
     ticket_resolve_quiet_s: int = Field(default=600, ge=0)
     ticket_reopen_window_s: int = Field(default=86_400, ge=0)
     agent_lost_after_s: int = Field(default=120, ge=5)

@@ -30,6 +30,7 @@ def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetr
     from avfleet.controller.api import stream
     from avfleet.controller.commands import routes as command_routes
     from avfleet.controller.fleet import routes as fleet_routes
+    from avfleet.controller.tickets import routes as ticket_routes
 
     # The input guard is app-wide so that routes added later are covered without remembering it.
     app = FastAPI(title="avfleet controller", version=__version__,
@@ -69,12 +70,14 @@ def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetr
              summary="Prometheus metrics of this process", response_class=Response)
     def metrics_endpoint(ctx: ApiContext = Depends(get_context)) -> Response:
         from avfleet.controller.fleet.queries import agent_counts
+        from avfleet.controller.tickets.metrics import exposition
 
         with ctx.engine.connect() as conn:
             online, total = agent_counts(conn)
+            domain_figures = exposition(conn)
         ctx.metrics.agents_online.set(online)
         ctx.metrics.agents_total.set(total)
-        return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(ctx.metrics.registry) + domain_figures, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard() -> HTMLResponse:
@@ -101,4 +104,5 @@ def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetr
     app.include_router(fleet_routes.build_router(), prefix="/api/v1", dependencies=protected)
     app.include_router(command_routes.build_router(), prefix="/api/v1", dependencies=protected)
     app.include_router(stream.build_router(), prefix="/api/v1", dependencies=protected)
+    app.include_router(ticket_routes.build_router(), prefix="/api/v1", dependencies=protected)
     return app

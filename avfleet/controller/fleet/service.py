@@ -61,6 +61,11 @@ class BatchOutcome:
     by_kind: dict[str, int] = field(default_factory=dict)
     # Fresh (deduplicated) results for the commands domain, filed by the caller in the same transaction.
     command_results: list[CommandResult] = field(default_factory=list)
+    # For the tickets domain's rules, applied by the caller in the same transaction: each device's state
+    # that became current (and whether it was a transition), agents now online, swapped units.
+    current_states: list[tuple[str, str, StateMessage, bool]] = field(default_factory=list)
+    agents_online: set[str] = field(default_factory=set)
+    swaps: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -112,6 +117,7 @@ class FleetService:
             self._births(conn, births, now)
         if statuses := by_type.get(StatusMessage):
             self._statuses(conn, statuses, now)
+            outcome.agents_online = {m.agent_id for m in statuses if m.state.value == "online"}
         if health := by_type.get(HealthMessage):
             self._health(conn, health)
         if states := by_type.get(StateMessage):
@@ -292,7 +298,11 @@ class FleetService:
                 row.summary, row.observed_at, row.epoch, row.seq, newest = summary, m.observed_at, m.epoch, m.seq, m
             if newest is None:
                 continue
-            outcome.swapped_units += self._inventory(conn, row, newest, now)
+            old_serial = row.serial
+            if self._inventory(conn, row, newest, now):
+                outcome.swapped_units += 1
+                outcome.swaps.append((newest.agent_id, newest.device_id, old_serial, newest.identity.serial))
+            outcome.current_states.append((newest.agent_id, newest.device_id, newest, last_change is not None))
             raw = self._payloads.get(id(newest))
             status_json = raw.decode() if raw is not None else newest.model_dump_json(exclude=_ENVELOPE_FIELDS)
             current_updates.append(_current_row(row, newest, last_change, now, status_json))

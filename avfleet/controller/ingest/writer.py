@@ -20,6 +20,7 @@ from avfleet.controller.fleet.models import ReceivedMessage
 from avfleet.controller.fleet.service import FleetService
 from avfleet.controller.ingest.clock import clamp_future
 from avfleet.controller.settings import ControllerSettings
+from avfleet.controller.tickets.service import TicketInputs, TicketService, failed_commands
 from avfleet.protocols.mqtt import topics
 from avfleet.protocols.mqtt.payloads import AgentMessage, PayloadError, parse_agent_message
 
@@ -43,6 +44,7 @@ class BatchWriter:
         self.engine = engine or create_db_engine(settings.resolved_database_url)
         self._owns_engine = engine is None
         self.fleet = FleetService()
+        self.tickets = TicketService(settings) if settings.ticket_rules else None
         self._topics: dict[str, topics.ParsedTopic] = {}  # parsed topics by name (ParsedTopic is frozen)
 
     def write(self, items: list[tuple[str, bytes]]) -> BatchResult:
@@ -56,6 +58,12 @@ class BatchWriter:
             with write_transaction(self.engine) as conn:
                 outcome = self.fleet.apply(conn, messages, now=now, payloads=payloads)
                 commands.file_results(conn, outcome.command_results)
+                if self.tickets is not None:
+                    self.tickets.on_batch(conn, TicketInputs(
+                        states=outcome.current_states, agents_online=outcome.agents_online,
+                        failed_commands=failed_commands(conn, outcome.command_results), swaps=outcome.swaps), now)
+            if self.tickets is not None:
+                self.tickets.committed()
             result.by_kind = outcome.by_kind
             result.duplicates = outcome.duplicates
             result.newest_ts = outcome.newest_ts

@@ -1,0 +1,1 @@
+"""Service tickets opened from device and agent conditions (DESIGN.md "Tickets"; docs/tickets.md)."""
