@@ -1,0 +1,106 @@
+"""The demo's MQTT broker: Mosquitto when installed, else the embedded amqtt development broker.
+
+Mosquitto runs a loopback-only, anonymous, non-persistent configuration through the package's one
+launcher (avfleet.controller.broker.launcher); production uses `avfleet broker config`. amqtt speaks
+MQTT 3.1.1 only and keeps no durable sessions, so it is logged as a development broker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from avfleet.controller.broker.launcher import Mosquitto, MosquittoError, find_mosquitto, loopback_config
+from avfleet.demo.errors import DemoError
+from avfleet.loop_thread import LoopThread
+
+log = logging.getLogger("avfleet.demo")
+
+BROKER_CHOICES = ("auto", "mosquitto", "embedded")
+
+
+@contextlib.asynccontextmanager
+async def _amqtt(port: int) -> AsyncIterator[Any]:
+    from amqtt.broker import Broker
+
+    broker = Broker({
+        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+    })
+    await broker.start()
+    try:
+        yield broker
+    finally:
+        await broker.shutdown()
+
+
+class DemoBroker:
+    """Start with `start()`, stop with `stop()`; `kind` is "mosquitto" or "amqtt" once started."""
+
+    def __init__(self, data_dir: Path, prefer: str = "auto") -> None:
+        if prefer not in BROKER_CHOICES:
+            raise DemoError(f"--broker must be one of {', '.join(BROKER_CHOICES)}, not {prefer!r}")
+        self.data_dir = data_dir
+        self.prefer = prefer
+        self.port = _free_port()
+        self.kind = ""
+        self._mosquitto: Mosquitto | None = None
+        self._amqtt: LoopThread[Any] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def mqtt_protocol(self) -> str:
+        """What the controller and agents speak to this broker."""
+        return "5" if self.kind == "mosquitto" else "3.1.1"
+
+    def start(self) -> DemoBroker:
+        binary = find_mosquitto()
+        if self.prefer != "embedded" and binary:
+            self._start_mosquitto(binary)
+            return self
+        if self.prefer == "mosquitto":
+            raise DemoError("mosquitto is not installed (apt-get install mosquitto), or use --broker embedded")
+        why = "requested" if self.prefer == "embedded" else "Mosquitto is not installed"
+        log.warning("%s: using the embedded amqtt DEVELOPMENT broker on %s "
+                    "(MQTT 3.1.1 only, no durable sessions; not for production)", why, self.url)
+        for noisy in ("amqtt", "transitions"):  # amqtt logs every connection at INFO
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        self._amqtt = LoopThread(lambda: _amqtt(self.port), name="amqtt", start_timeout=15, stop_timeout=10)
+        try:
+            self._amqtt.start()
+        except Exception as exc:
+            raise DemoError(f"the embedded broker did not start: {exc}") from exc
+        self.kind = "amqtt"
+        return self
+
+    def _start_mosquitto(self, binary: str) -> None:
+        conf = self.data_dir / "mosquitto.conf"
+        conf.write_text(loopback_config(self.port))
+        # The parent-death signal takes the broker down if the demo itself is killed.
+        self._mosquitto = Mosquitto(conf, self.port, log_path=self.data_dir / "mosquitto.log", binary=binary,
+                                    die_with_parent=True)
+        try:
+            self._mosquitto.start()
+        except MosquittoError as exc:
+            raise DemoError(str(exc)) from None
+        self.kind = "mosquitto"
+        log.info("broker: Mosquitto (pid %d) on %s", self._mosquitto.pid, self.url)
+
+    def stop(self) -> None:
+        if self._mosquitto is not None:
+            self._mosquitto.stop()
+        if self._amqtt is not None:
+            self._amqtt.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
