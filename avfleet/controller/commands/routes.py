@@ -1,15 +1,19 @@
-"""/api/v1/commands: issue a command to a device and follow its result."""
+"""/api/v1/commands: issue a command to a device and follow its result. HTTP only.
+
+Reads never change anything: commands past their expiry are marked by the `commands.expire` job
+(jobs.py), not here. Service errors pass through to the API app, which maps them to statuses.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 
 from avfleet.controller.api.context import ApiContext, get_context
 from avfleet.controller.api.limits import offset_query
-from avfleet.controller.api.schemas import CommandItem, CommandRequest, Page
+from avfleet.controller.api.schemas import Page
 from avfleet.controller.commands import service
+from avfleet.controller.commands.schemas import CommandItem, CommandRequest
 from avfleet.controller.db import write_transaction
-from avfleet.controller.fleet.queries import Ambiguous, NotFound
 
 
 def build_router() -> APIRouter:
@@ -19,34 +23,22 @@ def build_router() -> APIRouter:
                  summary="Issue a command; it is published to the agent with an expiry")
     def issue(body: CommandRequest, ctx: ApiContext = Depends(get_context)) -> dict:
         ttl = body.ttl_s or ctx.settings.command_ttl_s
-        try:
-            with write_transaction(ctx.engine) as conn:
-                return service.issue_command(conn, ctx.broker, action=body.action, device_id=body.device_id,
-                                             agent_id=body.agent_id, args=body.args, ttl_s=ttl)
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from None
-        except Ambiguous as exc:
-            raise HTTPException(409, str(exc)) from None
-        except service.CommandRejected as exc:
-            raise HTTPException(400, str(exc)) from None
+        with write_transaction(ctx.engine) as conn:
+            return service.issue_command(conn, ctx.broker, action=body.action, device_id=body.device_id,
+                                         agent_id=body.agent_id, args=body.args, ttl_s=ttl)
 
     @router.get("/commands", response_model=Page[CommandItem], summary="Commands, newest first")
     def list_commands(agent_id: str | None = None, device_id: str | None = None, status: str | None = None,
                       limit: int = Query(100, ge=1, le=1000), offset: int = offset_query(),
                       ctx: ApiContext = Depends(get_context)) -> dict:
-        with write_transaction(ctx.engine) as conn:
-            service.expire_overdue(conn)
+        with ctx.engine.connect() as conn:
             items, total = service.list_commands(conn, agent_id=agent_id, device_id=device_id, status=status,
                                                  limit=limit, offset=offset)
         return {"items": items, "total": total}
 
     @router.get("/commands/{command_id}", response_model=CommandItem, summary="One command and its result")
     def get_command(command_id: str, ctx: ApiContext = Depends(get_context)) -> dict:
-        try:
-            with write_transaction(ctx.engine) as conn:
-                service.expire_overdue(conn)
-                return service.get_command(conn, command_id)
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from None
+        with ctx.engine.connect() as conn:
+            return service.get_command(conn, command_id)
 
     return router

@@ -1,8 +1,10 @@
 """Issuing commands: a row in `commands`, then a PUBLISH on the agent's cmd topic with an expiry.
 
-The agent answers on cmd/result; the ingest files that answer on the same row. A command whose
-expiry passed without an answer is reported as expired (the broker discarded it, or the agent
-never saw it in time).
+The agent answers on cmd/result; the ingest writer hands those answers (deduplicated by the fleet
+service) to `file_results`, in the batch's transaction. A command whose expiry passed without an
+answer is marked expired by `expire_overdue`, which the `commands.expire` job runs (jobs.py): the
+broker discarded it, or the agent never saw it in time. Errors are avfleet.controller.errors
+classes, mapped to HTTP statuses once by the API app.
 """
 
 from __future__ import annotations
@@ -14,21 +16,22 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from avfleet.controller.commands.models import CommandRecord
+from avfleet.controller.commands.models import FINAL_STATES, OPEN_STATES, CommandRecord
+from avfleet.controller.commands.schemas import COMMAND_COLUMNS
+from avfleet.controller.errors import DomainError, NotFound
 from avfleet.controller.fleet.models import Agent
-from avfleet.controller.fleet.queries import Ambiguous, NotFound, find_device
+from avfleet.controller.fleet.queries import Ambiguous, find_device
 from avfleet.protocols.mqtt import topics
 from avfleet.protocols.mqtt.payloads import Action, Command, CommandResult
 
 COMMANDS = CommandRecord.__table__
 AGENTS = Agent.__table__
-OPEN_STATES = ("pending", "sent")
 # How long past expires_at an agent's "expired" answer may still take before we stop waiting.
 RESULT_GRACE = timedelta(seconds=30)
 
 
-class CommandRejected(ValueError):
-    """The request cannot become a command (unknown target, missing device, bad arguments)."""
+class CommandRejected(DomainError):
+    """The request cannot become a command (missing device, bad arguments): 400, as docs/api.md says."""
 
 
 class Publisher(Protocol):
@@ -37,7 +40,7 @@ class Publisher(Protocol):
 
 def issue_command(conn: Connection, publisher: Publisher | None, *, action: Action, device_id: str | None,
                   agent_id: str | None, args: dict[str, Any], ttl_s: int) -> dict[str, Any]:
-    """Store and publish one command; raises NotFound, Ambiguous or CommandRejected."""
+    """Store and publish one command; raises NotFound, Ambiguous (409) or CommandRejected."""
     if device_id is None and action is not Action.refresh:
         raise CommandRejected(f"{action.value} needs a device_id")
     if device_id is not None:
@@ -67,11 +70,13 @@ def issue_command(conn: Connection, publisher: Publisher | None, *, action: Acti
     return get_command(conn, command.command_id)
 
 
-def expire_overdue(conn: Connection, now: datetime | None = None) -> None:
+def expire_overdue(conn: Connection, now: datetime | None = None) -> int:
+    """Mark open commands past their expiry (plus the grace for a late answer) expired; how many."""
     now = now or datetime.now(UTC)
     c = COMMANDS.c
-    conn.execute(COMMANDS.update().where(c.status.in_(OPEN_STATES), c.expires_at < now - RESULT_GRACE)
-                 .values(status="expired", detail="no result from the agent before the command expired"))
+    return conn.execute(COMMANDS.update().where(c.status.in_(OPEN_STATES), c.expires_at < now - RESULT_GRACE)
+                        .values(status="expired", detail="no result from the agent before the command expired")
+                        ).rowcount
 
 
 def file_results(conn: Connection, results: list[CommandResult]) -> None:
@@ -90,9 +95,9 @@ def file_results(conn: Connection, results: list[CommandResult]) -> None:
 
 
 def _item(r: Any) -> dict[str, Any]:
-    return {"id": r.command_id, "agent_id": r.agent_id, "device_id": r.device_id, "action": r.action,
-            "args": r.args, "issued_at": r.issued_at, "expires_at": r.expires_at, "status": r.status,
-            "detail": r.detail, "result_at": r.result_at}
+    item = {name: r._mapping[name] for name in COMMAND_COLUMNS}
+    item["id"] = r.command_id
+    return item
 
 
 def get_command(conn: Connection, command_id: str) -> dict[str, Any]:
@@ -117,5 +122,5 @@ def list_commands(conn: Connection, *, agent_id: str | None, device_id: str | No
     return [_item(r) for r in rows], total
 
 
-__all__ = ["Ambiguous", "CommandRejected", "NotFound", "Publisher", "expire_overdue", "get_command",
-           "issue_command", "list_commands"]
+__all__ = ["FINAL_STATES", "OPEN_STATES", "Ambiguous", "CommandRejected", "NotFound", "Publisher",
+           "expire_overdue", "file_results", "get_command", "issue_command", "list_commands"]

@@ -1,4 +1,9 @@
-"""Read side of the fleet: filtered, paginated lists and details for the API and the stream."""
+"""Read side of the fleet: filtered, paginated lists and details for the API and the stream.
+
+The items are dicts shaped as the bodies in schemas.py: the columns shown as they are come from
+the schemas' column lists (declared once, in models.py), and only the reshaped fields are built
+here. Errors are avfleet.controller.errors classes; the API app maps them to statuses.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from avfleet.controller.errors import Conflict, DomainError, NotFound
 from avfleet.controller.fleet.models import Agent, Device, DeviceEvent, DeviceTransition
+from avfleet.controller.fleet.schemas import (
+    AGENT_COLUMNS,
+    AGENT_DETAIL_COLUMNS,
+    DEVICE_COLUMNS,
+    EVENT_COLUMNS,
+    SITE_COLUMNS,
+    TRANSITION_COLUMNS,
+)
 from avfleet.controller.inventory import service as inventory
 from avfleet.protocols.mqtt.payloads import Envelope
 from avfleet.protocols.status import FAULT_COMPONENTS
@@ -18,18 +32,15 @@ AGENTS = Agent.__table__
 DEVICES = Device.__table__
 HISTORY = DeviceTransition.__table__
 EVENTS = DeviceEvent.__table__
+EVENTS_IN_DETAIL = 50
 
 
-class NotFound(LookupError):
-    """No such resource."""
-
-
-class Ambiguous(LookupError):
+class Ambiguous(Conflict):
     """The id names more than one resource; the caller must say which (e.g. with agent_id)."""
 
 
-class BadFilter(ValueError):
-    """A filter value that cannot match anything by construction."""
+class BadFilter(DomainError):
+    """A filter value that cannot match anything by construction (400, as docs/api.md says)."""
 
 
 @dataclass(frozen=True)
@@ -55,24 +66,23 @@ def _site_filters(f: Filters) -> list[Any]:
     return clauses
 
 
+def _faults(active: str) -> list[str]:
+    return [name for name in active.split(",") if name]
+
+
 def _device_select() -> sa.Select:
     d, a = DEVICES.c, AGENTS.c
     return sa.select(
-        d.id, d.agent_id, d.device_id, d.kind, d.protocol, d.availability, d.power, d.active_faults, d.input,
-        d.power_w, d.model, d.serial, d.firmware, d.observed_at, d.last_change, d.changed_at,
-        a.municipality, a.school, a.room, a.state.label("agent_state"),
+        d.id, d.agent_id, d.device_id, d.active_faults, d.changed_at, *(d[name] for name in DEVICE_COLUMNS),
+        *(a[name] for name in SITE_COLUMNS), a.state.label("agent_state"),
     ).select_from(DEVICES.join(AGENTS, d.agent_id == a.agent_id))
 
 
 def _device_item(r: Any) -> dict[str, Any]:
-    return {
-        "id": r.device_id, "agent_id": r.agent_id, "kind": r.kind, "protocol": r.protocol,
-        "municipality": r.municipality, "school": r.school, "room": r.room,
-        "availability": r.availability, "power": r.power,
-        "faults": [f for f in r.active_faults.split(",") if f], "input": r.input, "power_w": r.power_w,
-        "model": r.model, "serial": r.serial, "firmware": r.firmware,
-        "observed_at": r.observed_at, "last_change": r.last_change, "agent_state": r.agent_state,
-    }
+    row = r._mapping
+    item = {name: row[name] for name in (*DEVICE_COLUMNS, *SITE_COLUMNS)}
+    item.update(id=r.device_id, agent_id=r.agent_id, faults=_faults(r.active_faults), agent_state=r.agent_state)
+    return item
 
 
 def list_devices(conn: Connection, f: Filters, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
@@ -100,6 +110,7 @@ def list_devices(conn: Connection, f: Filters, limit: int, offset: int) -> tuple
 
 
 def find_device(conn: Connection, device_id: str, agent_id: str | None) -> Any:
+    """The device's row (with `id`, its primary key, and `status`); NotFound or Ambiguous."""
     d = DEVICES.c
     query = _device_select().add_columns(d.status).where(d.device_id == device_id)
     if agent_id is not None:
@@ -120,13 +131,19 @@ def device_detail(conn: Connection, device_id: str, agent_id: str | None, histor
     item["history"], item["history_total"] = device_history(conn, row.id, None, None, history_limit, 0)
     e = EVENTS.c
     item["events"] = [
-        {"event": r.event, "component": r.component, "old": r.old, "new": r.new, "detail": r.detail,
-         "observed_at": r.observed_at, "replayed": r.replayed, "seq": r.seq}
-        for r in conn.execute(sa.select(EVENTS).where(e.device_pk == row.id)
-                              .order_by(e.observed_at.desc()).limit(50))
+        dict(r._mapping) for r in conn.execute(
+            sa.select(*(e[name] for name in EVENT_COLUMNS)).where(e.device_pk == row.id)
+            .order_by(e.observed_at.desc()).limit(EVENTS_IN_DETAIL))
     ]
     item["inventory"] = inventory.records_of_device(conn, row.id)
     return item
+
+
+def history_of(conn: Connection, device_id: str, agent_id: str | None, since: datetime | None,
+               until: datetime | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """Transitions of one device in [since, until), newest first; times must be aware (UTC)."""
+    row = find_device(conn, device_id, agent_id)
+    return device_history(conn, row.id, since, until, limit, offset)
 
 
 def device_history(conn: Connection, device_pk: int, since: datetime | None, until: datetime | None,
@@ -138,22 +155,21 @@ def device_history(conn: Connection, device_pk: int, since: datetime | None, unt
     if until is not None:
         clauses.append(h.observed_at < until)
     total = conn.execute(sa.select(sa.func.count()).select_from(HISTORY).where(*clauses)).scalar_one()
-    rows = conn.execute(sa.select(HISTORY).where(*clauses).order_by(h.observed_at.desc(), h.id.desc())
-                        .limit(limit).offset(offset))
-    return [
-        {"observed_at": r.observed_at, "availability": r.availability, "power": r.power,
-         "faults": [x for x in r.active_faults.split(",") if x], "input": r.input, "power_w": r.power_w,
-         "replayed": r.replayed, "seq": r.seq, "received_at": r.received_at}
-        for r in rows
-    ], total
+    rows = conn.execute(sa.select(h.active_faults, *(h[name] for name in TRANSITION_COLUMNS)).where(*clauses)
+                        .order_by(h.observed_at.desc(), h.id.desc()).limit(limit).offset(offset))
+    items = []
+    for r in rows:
+        item = {name: r._mapping[name] for name in TRANSITION_COLUMNS}
+        item["faults"] = _faults(r.active_faults)
+        items.append(item)
+    return items, total
 
 
 def _agent_item(r: Any) -> dict[str, Any]:
-    return {
-        "id": r.agent_id, "state": r.state, "last_seen": r.last_seen, "version": r.version, "host": r.host,
-        "municipality": r.municipality, "school": r.school, "room": r.room, "health": r.health,
-        "devices": r.device_count,
-    }
+    row = r._mapping
+    item = {name: row[name] for name in AGENT_COLUMNS}
+    item.update(id=r.agent_id, devices=r.device_count)
+    return item
 
 
 def _agent_select() -> sa.Select:
@@ -181,8 +197,7 @@ def agent_detail(conn: Connection, agent_id: str) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"no agent {agent_id!r}")
     item = _agent_item(row)
-    item["configured_devices"] = row.configured_devices
-    item["boot_id"] = row.boot_id
+    item.update({name: row._mapping[name] for name in AGENT_DETAIL_COLUMNS})
     return item
 
 

@@ -1,27 +1,24 @@
-"""/api/v1/agents and /api/v1/devices."""
+"""/api/v1/agents and /api/v1/devices: HTTP only.
+
+The service's errors (NotFound, Ambiguous, BadFilter) pass through untouched: the API app maps every
+avfleet.controller.errors class to its status once.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 
 from avfleet.controller.api.context import ApiContext, get_context
 from avfleet.controller.api.limits import offset_query, query_time_in_utc
-from avfleet.controller.api.schemas import AgentDetail, AgentItem, DeviceDetail, DeviceItem, Page, Transition
+from avfleet.controller.api.schemas import Page
 from avfleet.controller.fleet import queries
-from avfleet.controller.fleet.queries import Ambiguous, BadFilter, Filters, NotFound
+from avfleet.controller.fleet.queries import Filters
+from avfleet.controller.fleet.schemas import AgentDetail, AgentItem, DeviceDetail, DeviceItem, Transition
 
 Limit = Query(100, ge=1, le=1000, description="Page size")
 Offset = offset_query()
-
-
-def lookup_errors(exc: LookupError | ValueError) -> HTTPException:
-    if isinstance(exc, NotFound):
-        return HTTPException(404, str(exc))
-    if isinstance(exc, Ambiguous):
-        return HTTPException(409, str(exc))
-    return HTTPException(400, str(exc))
 
 
 def build_router() -> APIRouter:
@@ -32,21 +29,14 @@ def build_router() -> APIRouter:
                     state: str | None = Query(None, description="online | offline | lost | unknown"),
                     fault: str | None = Query(None, include_in_schema=False),
                     limit: int = Limit, offset: int = Offset, ctx: ApiContext = Depends(get_context)) -> dict:
-        try:
-            with ctx.engine.connect() as conn:
-                items, total = queries.list_agents(conn, Filters(municipality, school, room, state, fault),
-                                                   limit, offset)
-        except BadFilter as exc:
-            raise lookup_errors(exc) from None
+        with ctx.engine.connect() as conn:
+            items, total = queries.list_agents(conn, Filters(municipality, school, room, state, fault), limit, offset)
         return {"items": items, "total": total}
 
     @router.get("/agents/{agent_id}", response_model=AgentDetail, summary="One agent with its health")
     def get_agent(agent_id: str, ctx: ApiContext = Depends(get_context)) -> dict:
-        try:
-            with ctx.engine.connect() as conn:
-                return queries.agent_detail(conn, agent_id)
-        except NotFound as exc:
-            raise lookup_errors(exc) from None
+        with ctx.engine.connect() as conn:
+            return queries.agent_detail(conn, agent_id)
 
     @router.get("/devices", response_model=Page[DeviceItem], summary="Devices with their current status")
     def list_devices(municipality: str | None = None, school: str | None = None, room: str | None = None,
@@ -55,12 +45,9 @@ def build_router() -> APIRouter:
                      fault: str | None = Query(None, description="a fault component (lamp, fan, ...), any or none"),
                      agent_id: str | None = None, kind: str | None = None,
                      limit: int = Limit, offset: int = Offset, ctx: ApiContext = Depends(get_context)) -> dict:
-        try:
-            with ctx.engine.connect() as conn:
-                items, total = queries.list_devices(
-                    conn, Filters(municipality, school, room, state, fault, agent_id, kind), limit, offset)
-        except BadFilter as exc:
-            raise lookup_errors(exc) from None
+        with ctx.engine.connect() as conn:
+            items, total = queries.list_devices(
+                conn, Filters(municipality, school, room, state, fault, agent_id, kind), limit, offset)
         return {"items": items, "total": total}
 
     @router.get("/devices/{device_id}", response_model=DeviceDetail,
@@ -68,11 +55,8 @@ def build_router() -> APIRouter:
     def get_device(device_id: str, agent_id: str | None = None,
                    history_limit: int = Query(100, ge=0, le=1000),
                    ctx: ApiContext = Depends(get_context)) -> dict:
-        try:
-            with ctx.engine.connect() as conn:
-                return queries.device_detail(conn, device_id, agent_id, history_limit)
-        except (NotFound, Ambiguous) as exc:
-            raise lookup_errors(exc) from None
+        with ctx.engine.connect() as conn:
+            return queries.device_detail(conn, device_id, agent_id, history_limit)
 
     @router.get("/devices/{device_id}/history", response_model=Page[Transition],
                 summary="Transitions of one device in a time range (for availability and energy figures)")
@@ -80,12 +64,8 @@ def build_router() -> APIRouter:
                     until: datetime | None = None, limit: int = Limit, offset: int = Offset,
                     ctx: ApiContext = Depends(get_context)) -> dict:
         since, until = query_time_in_utc("since", since), query_time_in_utc("until", until)
-        try:
-            with ctx.engine.connect() as conn:
-                row = queries.find_device(conn, device_id, agent_id)
-                items, total = queries.device_history(conn, row.id, since, until, limit, offset)
-        except (NotFound, Ambiguous) as exc:
-            raise lookup_errors(exc) from None
+        with ctx.engine.connect() as conn:
+            items, total = queries.history_of(conn, device_id, agent_id, since, until, limit, offset)
         return {"items": items, "total": total}
 
     return router
