@@ -1,10 +1,14 @@
 """Entry point of the `avfleet` console script.
 
 The app is assembled by a factory so importing this module does no work; each command module
-imports its heavy dependencies inside the command body.
+imports its heavy dependencies inside the command body. That keeps the lean install (no `controller`
+extra) usable: agent, probe, discover and simulate never touch the controller's packages, and a
+controller command run without them exits 2 naming the extra (avfleet/cli/extras.py).
 """
 
 from __future__ import annotations
+
+import sys
 
 import typer
 
@@ -27,7 +31,17 @@ def build_app() -> typer.Typer:
 
 
 def main() -> None:
-    build_app()()
+    from avfleet.cli.extras import missing_extra_message
+
+    try:
+        build_app()()
+    except ModuleNotFoundError as exc:
+        # A controller command run on a lean install (the Pi's): one line naming the extra, exit 2.
+        message = missing_extra_message(exc)
+        if message is None:
+            raise
+        print(message, file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
