@@ -18,8 +18,8 @@ INSTALL_HINT = "pip install 'avfleet[controller]'"
 # Import names of the extra's packages, for a source tree without installed metadata. The metadata
 # of an installed avfleet adds whatever the extra lists later (report and dashboard libraries).
 KNOWN_MODULES = frozenset({
-    "alembic", "amqtt", "fastapi", "prometheus_client", "psycopg", "pydantic_settings", "sqlalchemy",
-    "sqlmodel", "starlette", "uvicorn",
+    "alembic", "amqtt", "fastapi", "httpx", "jinja2", "prometheus_client", "psycopg", "pydantic_settings",
+    "sqlalchemy", "sqlmodel", "starlette", "uvicorn",
 })
 
 

@@ -35,7 +35,8 @@ sys.argv = ["avfleet", *sys.argv[2:]]
 main()
 """
 
-HEAVY = "alembic,amqtt,fastapi,prometheus_client,psycopg,pydantic_settings,sqlalchemy,sqlmodel,starlette,uvicorn"
+HEAVY = ("alembic,amqtt,fastapi,httpx,jinja2,prometheus_client,psycopg,pydantic_settings,sqlalchemy,sqlmodel,"
+         "starlette,uvicorn")
 
 
 def lean(*args: str, blocked: str = HEAVY, cwd: Path = REPO) -> subprocess.CompletedProcess:
