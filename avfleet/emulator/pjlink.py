@@ -26,6 +26,11 @@ _QUERY_ONLY = frozenset({"ERST", "LAMP", "INST", "NAME", "INF1", "INF2", "INFO",
                          "IRES", "RRES", "FILT", "RLMP", "RFIL"})
 _CLASS2_ONLY = codec.CLASS2_COMMANDS - {"INPT", "INST"}
 _INPUT_TYPE_NAMES = {"1": "RGB", "2": "VIDEO", "3": "HDMI", "4": "USB", "5": "LAN", "6": "INTERNAL"}
+# `out_of_spec` answers: well-formed lines with values the spec does not allow; text answers get a
+# parameter longer than the 128 bytes allowed
+_OUT_OF_SPEC = {"POWR": "7", "ERST": "003a00", "LAMP": "123456 1", "FILT": "123456", "INPT": "71", "AVMT": "41",
+                "CLSS": "9", "INST": "7Z 31", "IRES": "wide", "RRES": "wide", "FREZ": "2"}
+_GARBAGE = b"#?! \x7fgarbage\r"
 
 
 class ProjectorEmulator:
@@ -511,6 +516,50 @@ class ProjectorEmulator:
         self.frozen = param == "1"
         return "OK"
 
+    def spoil(self, req: codec.Request, reply: bytes) -> bytes | None:
+        """The answer to a query as the `bad_answers` option has it; None for no answer at all."""
+        bad = self.config.bad_answers
+        mode = (bad.get(req.command) or bad.get("*")) if bad else None
+        if mode is None or not req.is_query:
+            return reply
+        if mode == "none":
+            return None
+        if mode == "garbage":
+            return _GARBAGE
+        if mode == "truncated":
+            return reply[:6] + b"\r"  # cut right after the command: `%1POWR`
+        if mode == "non_ascii":
+            return reply[:-1] + b"\xe9\r"  # a Latin-1 byte where UTF-8 (or ASCII) belongs
+        value = _OUT_OF_SPEC.get(req.command, "X" * (codec.MAX_PARAM + 12))
+        return codec.encode_reply(req.command, value, req.pjlink_class)
+
+    def stray_before(self, req: codec.Request, last: codec.Request | None, line: bytes) -> list[bytes]:
+        """Lines answering nothing asked, sent before the answer to `req` (the `stray_lines` option)."""
+        strays = self.config.stray_lines
+        kinds = [*strays.get(req.command, ()), *strays.get("*", ())] if strays else []
+        out = []
+        for kind in kinds:
+            if kind == "echo":
+                out.append(line + b"\r")
+            elif kind == "late":
+                out.append(self._late_answer(req, last))
+            else:
+                notice: codec.Notification = {
+                    "notify_lkup": lambda: codec.LinkUp(self.config.mac),
+                    "notify_erst": lambda: codec.ErrorNotice(self.errors),
+                    "notify_powr": lambda: codec.PowerNotice(self.power),
+                    "notify_inpt": lambda: codec.InputNotice(self.input),
+                }[kind]()
+                out.append(codec.encode_datagram(notice))
+        return out
+
+    def _late_answer(self, req: codec.Request, last: codec.Request | None) -> bytes:
+        """The answer to the previous question once more, as a unit that answers late does."""
+        if last is None or last.command == req.command or not hasattr(self, f"_cmd_{last.command.lower()}"):
+            last = codec.Request(1, "ERST" if req.command == "POWR" else "POWR", "?")
+        value = getattr(self, f"_cmd_{last.command.lower()}")(last, "?", True)  # not counted as a command
+        return codec.encode_reply(last.command, value, last.pjlink_class, lowercase=self.config.lowercase_replies)
+
     def encode_line(self, data: bytes) -> bytes:
         """Apply the line-ending deviations to one line that ends in CR."""
         c = self.config
@@ -546,7 +595,8 @@ async def _send_datagram(data: bytes, host: str, port: int) -> None:
 class _Connection(asyncio.Protocol):
     """One controller's TCP session with the emulated projector; one command at a time, in order."""
 
-    __slots__ = ("_authenticated", "_busy", "_emu", "_framer", "_idle", "_queue", "_stalled", "_token", "_transport")
+    __slots__ = ("_authenticated", "_busy", "_emu", "_framer", "_idle", "_last", "_queue", "_stalled", "_token",
+                 "_transport")
 
     def __init__(self, emu: ProjectorEmulator) -> None:
         self._emu = emu
@@ -558,6 +608,7 @@ class _Connection(asyncio.Protocol):
         self._authenticated = False
         self._idle: asyncio.TimerHandle | None = None
         self._stalled = False
+        self._last: codec.Request | None = None  # the previous request, for `late` stray lines
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         emu = self._emu
@@ -663,7 +714,11 @@ class _Connection(asyncio.Protocol):
             self._authenticated = True
         value = emu.answer(req)
         reply = codec.encode_reply(req.command, value, req.pjlink_class, lowercase=emu.config.lowercase_replies)
-        return reply, False
+        strays = emu.stray_before(req, self._last, line)
+        self._last = req
+        if strays:  # at once, ahead of the (possibly delayed) real answer
+            self._write(b"".join(emu.encode_line(stray) for stray in strays))
+        return emu.spoil(req, reply), False
 
 
 class _UdpResponder(asyncio.DatagramProtocol):

@@ -16,6 +16,15 @@ from avfleet.protocols.pjlink.errors import PJLinkProtocolError
 ERST_NAMES = codec.ERST_COMPONENTS
 BEHAVIOUR_FAULTS = ("lamp_failure", "slow_replies", "silent", "stall_mid_reply")
 
+# Answers a client cannot read, per question: `garbage` (a line that is not PJLink), `out_of_spec` (a
+# well-formed reply whose value the spec does not allow, e.g. POWR=7, or a parameter over 128 bytes),
+# `truncated` (the line cut after the command, `%1POWR`), `non_ascii` (the value with a byte that is not
+# UTF-8), `none` (no answer at all: the unit ignores that question).
+BadAnswer = Literal["garbage", "out_of_spec", "truncated", "non_ascii", "none"]
+# Lines on the control connection that answer nothing asked, sent just before the real answer: Class 2
+# notifications pushed on TCP, a late answer to the previous question, an echo of the request.
+StrayLine = Literal["notify_lkup", "notify_erst", "notify_powr", "notify_inpt", "late", "echo"]
+
 
 class FaultConfig(BaseModel):
     """Faults present from the start. ERST components take 0 (ok), 1 (warning) or 2 (error)."""
@@ -82,6 +91,9 @@ class ProjectorConfig(BaseModel):
     blank_lines: bool = False  # an empty line before each reply
     busy_when_not_on: list[str] = Field(default_factory=lambda: ["INPT", "AVMT", "FREZ"])  # ERR3 unless on
     avmt_both_only: bool = False  # separate video/audio mute answers ERR2 (Epson)
+    # keyed by command ("POWR", "INF1") or "*" for every question
+    bad_answers: dict[str, BadAnswer] = Field(default_factory=dict)  # queries only
+    stray_lines: dict[str, list[StrayLine]] = Field(default_factory=dict)  # before the answer to any request
 
     # Class 2 UDP
     notify_host: str | None = None
@@ -112,6 +124,17 @@ class ProjectorConfig(BaseModel):
     @classmethod
     def _busy(cls, v: list[str]) -> list[str]:
         return [c.upper() for c in v]
+
+    @field_validator("bad_answers", "stray_lines")
+    @classmethod
+    def _per_command(cls, v: dict) -> dict:
+        out = {}
+        for key, value in v.items():
+            command = str(key).upper()
+            if command != "*" and not (len(command) == 4 and command.isascii() and command.isalnum()):
+                raise ValueError(f"{key!r} is not a PJLink command such as POWR, or '*' for every one")
+            out[command] = value
+        return out
 
     @field_validator("reply_delay_s")
     @classmethod

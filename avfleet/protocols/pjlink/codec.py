@@ -368,13 +368,22 @@ def parse_lamps(value: str) -> list[LampReading]:
     return lamps
 
 
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd]")
+
+
 def parse_text(value: str) -> str:
-    """NAME, INF1, INF2, INFO, SNUM, SVER, INNM: free text, possibly empty."""
+    """NAME, INF1, INF2, INFO, SNUM, SVER, INNM: free text, possibly empty.
+
+    Bytes that were not UTF-8 (decoded as U+FFFD) or control characters make the text unreadable:
+    a serial read as `X5C\ufffd0012` would look like a swapped unit."""
+    if _CONTROL_RE.search(value):
+        raise _bad("text holds bytes that are not UTF-8, or control characters", value)
     return value.strip()
 
 
 def parse_class(value: str) -> int:
     """CLSS: the first digit of the value (`2`, `Class 1`, `Version1` all work); 1 when there is none."""
+    parse_text(value)
     for c in value:
         if c in "12":
             return int(c)

@@ -21,6 +21,10 @@ class PJLinkTimeout(PJLinkUnreachable):
     """The device did not answer within the deadline (connect, greeting or reply)."""
 
 
+class PJLinkNoReply(PJLinkTimeout):
+    """A connected device did not answer one question in time (it may ignore that question only)."""
+
+
 class PJLinkAuthError(PJLinkError):
     """Wrong or missing password (`PJLINK ERRA`, or a greeting that asks for one we do not have)."""
 

@@ -126,12 +126,21 @@ async def test_device_stopping_mid_reply(projector):
     assert status.availability == Availability.unreachable and "no reply to POWR" in status.detail
 
 
-async def test_slow_device_is_cut_by_the_poll_deadline(projector):
-    emu = await projector()
+async def test_slow_device_is_cut_by_the_poll_deadline_and_keeps_what_was_read(projector):
+    emu = await projector(power="on")
     emu.inject_fault("slow_replies", 0.2)
     t0 = time.monotonic()
     status = await poller_for(emu, reply_timeout=1.0, poll_deadline=0.5).poll()
     assert time.monotonic() - t0 < 1.5
+    assert status.availability == Availability.online and "poll deadline 0.5 s" in status.detail
+    assert status.power == Power.on and status.faults.active() == {}  # POWR and ERST came first
+    assert status.input is None and status.identity.manufacturer is None  # not reached: unknown
+
+
+async def test_device_slower_than_the_whole_deadline_is_unreachable(projector):
+    emu = await projector()
+    emu.inject_fault("slow_replies", 0.8)
+    status = await poller_for(emu, reply_timeout=1.0, poll_deadline=0.5).poll()
     assert status.availability == Availability.unreachable and "0.5 s" in status.detail
 
 

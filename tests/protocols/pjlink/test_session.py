@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from avfleet.protocols.pjlink.codec import ErrorStatus, LampReading, PowerState
+from avfleet.protocols.pjlink.codec import ErrorNotice, ErrorStatus, LampReading, LinkUp, PowerNotice, PowerState
 from avfleet.protocols.pjlink.errors import (
     PJLinkAuthError,
+    PJLinkNoReply,
     PJLinkParameterError,
     PJLinkProjectorFailure,
     PJLinkProtocolError,
@@ -18,7 +19,7 @@ from avfleet.protocols.pjlink.errors import (
     PJLinkUndefinedCommand,
     PJLinkUnreachable,
 )
-from avfleet.protocols.pjlink.session import PJLinkSession
+from avfleet.protocols.pjlink.session import AnswerClock, PJLinkSession
 from tests.protocols.pjlink.waiting import wait_until
 from tests.support.components import free_port
 
@@ -237,8 +238,8 @@ async def _raw_server(greeting: bytes, reply: bytes):
     "greeting,reply,raw",
     [
         (b"HELLO WORLD\r", b"", b"HELLO WORLD"),
-        (b"PJLINK 0\r", b"%1POWR=7\r", b"7"),
-        (b"PJLINK 0\r", b"%1ERST=000000\r", b"%1ERST=000000"),
+        (b"PJLINK 0\r", b"%1POWR=7\r", b"%1POWR=7"),  # the whole line, for the record
+        (b"PJLINK 0\r", b"SSH-2.0\r", b"SSH-2.0"),
         (b"PJLINK 0\r", b"x" * 600, b"x" * 512),
         (b"PJLINK 1 nothex!!\r", b"", b"PJLINK 1 nothex!!"),
     ],
@@ -254,3 +255,132 @@ async def test_garbage_device_is_a_protocol_error(greeting, reply, raw):
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def _scripted_server(answers: dict[bytes, bytes], greeting: bytes = b"PJLINK 0\r"):
+    """A TCP peer that greets, then answers each request line (CR stripped) with the scripted bytes."""
+
+    async def handle(reader, writer):
+        writer.write(greeting)
+        await writer.drain()
+        try:
+            while True:
+                line = await reader.readuntil(b"\r")
+                writer.write(answers.get(line.rstrip(b"\r"), b""))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+async def test_an_unreadable_answer_costs_that_question_not_the_connection():
+    server = await _scripted_server({
+        b"%1POWR ?": b"%1POWR=7\r",  # out of spec
+        b"%1ERST ?": b"%1ERST=001000\r",
+        b"%1NAME ?": b"%1NAME=Aula\xe9\r",  # not UTF-8
+        b"%1INF1 ?": b"%1INF1\r",  # truncated after the command
+        b"%1INF2 ?": b"@@@\r",  # garbage
+        b"%1CLSS ?": b"%1CLSS=2\r",
+    })
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with PJLinkSession("127.0.0.1", port, reply_timeout=1.0) as s:
+            for command, raw in ((b"POWR", b"%1POWR=7"), (b"NAME", b"%1NAME=Aula\xe9"), (b"INF1", b"%1INF1"),
+                                 (b"INF2", b"@@@")):
+                with pytest.raises(PJLinkProtocolError) as err:
+                    await s.query(command.decode())
+                assert err.value.raw == raw
+                assert s.connected  # the device answered: one line for one question, still in step
+            assert (await s.query("ERST")).temperature == 1
+            assert await s.query("CLSS") == 2
+            assert s.connects == 1 and s.stray_lines == 0
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_lines_that_answer_nothing_asked_are_never_taken_for_the_answer():
+    server = await _scripted_server({
+        b"%1POWR ?": (b"%2LKUP=00:26:ab:00:00:01\r"  # Class 2 notifications pushed on the control connection
+                      b"%2ERST=000000\r%2POWR=0\r"
+                      b"%1ERST=001000\r"  # a late answer to an earlier question
+                      b"%1POWR ?\r"  # an echo of the request
+                      b"%1POWR=1\r"),
+        b"%1ERST ?": b"%1POWR=1\r%1ERST=000002\r",
+    })
+    port = server.sockets[0].getsockname()[1]
+    seen = []
+    try:
+        async with PJLinkSession("127.0.0.1", port, reply_timeout=1.0,
+                                 on_notification=lambda host, n: seen.append((host, n))) as s:
+            assert await s.query("POWR") == PowerState.on
+            assert (await s.query("ERST")).other == 2
+            assert s.stray_lines == 3 and s.notifications == 3 and s.connects == 1
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert seen == [("127.0.0.1", LinkUp("00:26:ab:00:00:01")), ("127.0.0.1", ErrorNotice(ErrorStatus())),
+                    ("127.0.0.1", PowerNotice(PowerState.standby))]
+
+
+async def test_only_stray_lines_is_no_reply_within_the_same_timeout():
+    server = await _scripted_server({b"%1POWR ?": b"%1ERST=000000\r%1POWR ?\r"})
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with PJLinkSession("127.0.0.1", port, reply_timeout=0.3) as s:
+            t0 = time.monotonic()
+            with pytest.raises(PJLinkNoReply, match="no reply to POWR"):
+                await s.query("POWR")
+            assert time.monotonic() - t0 < 1.0
+            assert s.stray_lines == 2
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_emulator_stray_lines_and_pushed_notifications(projector):
+    every = ["notify_lkup", "notify_erst", "notify_powr", "notify_inpt", "late", "echo"]
+    emu = await projector(pjlink_class=2, power="on", password="pw", lamp_hours=42, stray_lines={"*": every})
+    seen = []
+    async with session_for(emu, "pw", on_notification=lambda host, n: seen.append(n)) as s:
+        assert await s.query("POWR") == PowerState.on
+        assert await s.query("LAMP") == [LampReading(42, True)]
+        assert await s.query("ERST") == ErrorStatus()  # not the %2ERST notification pushed just before
+        assert await s.query("SNUM", 2) == emu.config.serial
+        assert s.stray_lines == 8 and s.notifications == 16  # late + echo, four notifications, per question
+    assert PowerNotice(PowerState.on) in seen and LinkUp(emu.config.mac) in seen
+
+
+def test_answer_clock_follows_answer_times_within_bounds():
+    clock = AnswerClock(5.0, 1.0, k=3.0)
+    assert clock.timeout() == 5.0  # nothing measured yet: the ceiling
+    clock.observe(0.03)
+    assert clock.timeout() == 1.0  # a fast device: the floor
+    for _ in range(30):
+        clock.observe(1.5)
+    assert 4.4 < clock.timeout() <= 4.5  # a slow one gets k x typical
+    clock.observe(30.0)
+    assert clock.timeout() == 5.0  # never past the ceiling
+    fast = AnswerClock(5.0, 1.0)
+    fast.observe(0.02)
+    fast.missed(1.0)
+    assert fast.timeout() == 2.0  # a missed answer doubles the next wait
+
+
+async def test_slow_device_is_not_cut_off_and_a_dead_one_is_found_quickly(projector):
+    slow = await projector(reply_delay_s=(0.3, 0.4), seed=3)
+    async with session_for(slow, reply_timeout=3.0, min_reply_timeout=0.1) as s:
+        for _ in range(4):
+            assert await s.query("POWR") == PowerState.standby
+        assert 0.85 < s.clock.timeout() < 1.25  # about 3 x 0.35 s
+    fast = await projector()
+    async with session_for(fast, reply_timeout=3.0, min_reply_timeout=0.2) as s:
+        for _ in range(4):
+            await s.query("POWR")
+        fast.inject_fault("silent")
+        t0 = time.monotonic()
+        with pytest.raises(PJLinkNoReply):
+            await s.query("POWR")
+        assert time.monotonic() - t0 < 0.6  # the floor, not the 3 s ceiling
