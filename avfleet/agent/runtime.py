@@ -154,7 +154,7 @@ class Agent:
         for device in config.devices:
             kind = device.kind
             # Every SNMP poller shares one pysnmp engine and one profile library (each costs ~0.4 s).
-            options = self._snmp_shared().poller_options() if device.target.scheme == "snmp" else {}
+            options = self._snmp_shared().poller_options(device.target) if device.target.scheme == "snmp" else {}
             poller = self._poller_factory(device.id, device.target, profile=device.profile, kind=kind, **options)
             self.coordinators[device.id] = DeviceCoordinator(
                 device.id, poller, reporter, polling=config.polling, interval_s=config.poll_interval(device),

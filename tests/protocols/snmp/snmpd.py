@@ -23,9 +23,11 @@ WRITABLE_OID = "1.3.6.1.4.1.1248.4.1.1.2.1.0"
 
 
 class Snmpd:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, auth_key: str = V3_AUTH_KEY, priv_key: str = V3_PRIV_KEY) -> None:
         self.binary = require_binary("snmpd", "/usr/sbin/snmpd")
         self.workdir = workdir
+        self.auth_key = auth_key  # the v3 user's keys (another snmpd may give the same user other keys)
+        self.priv_key = priv_key
         self.port = free_port(socket.SOCK_DGRAM)
         self._proc: subprocess.Popen | None = None
 
@@ -38,7 +40,7 @@ class Snmpd:
             f"agentaddress udp:127.0.0.1:{self.port}\n"
             f"rocommunity {READ_COMMUNITY} 127.0.0.1\n"
             f"rwcommunity {WRITE_COMMUNITY} 127.0.0.1\n"
-            f"createUser {V3_USER} SHA {V3_AUTH_KEY} AES {V3_PRIV_KEY}\n"
+            f"createUser {V3_USER} SHA {self.auth_key} AES {self.priv_key}\n"
             f"rouser {V3_USER} authpriv\n"
             "sysDescr avfleet test snmpd\n"
             "sysName snmpd-under-test\n"
