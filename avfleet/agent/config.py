@@ -12,12 +12,10 @@ The models can be built from Python as well (the demo does): `AgentConfig.model_
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 from pydantic import (
@@ -35,32 +33,22 @@ from pydantic import (
 from avfleet.protocols.device_url import DeviceTarget, DeviceUrlError, PJLinkTarget, SnmpTarget, parse_device_url
 from avfleet.protocols.mqtt.payloads import AgentId, ConfiguredDevice, DeviceId, Site
 from avfleet.protocols.status import Kind
+from avfleet.yamlcheck import YamlCheckError, YamlProblem, load_yaml, plain, read_yaml_file, validation_problems
 
 CONFIG_VERSION = 1
 DEFAULT_MQTT_PORT = 1883
 DEFAULT_MQTTS_PORT = 8883
 
 
+ConfigIssue = YamlProblem  # one problem: file, line, field, message, suggestion
+
+
 class ConfigError(Exception):
     """The configuration cannot be used; `issues` holds one line per problem. Exit code 2."""
 
-    def __init__(self, issues: list[ConfigIssue]) -> None:
+    def __init__(self, issues: list[YamlProblem]) -> None:
         self.issues = issues
         super().__init__("\n".join(str(i) for i in issues))
-
-
-@dataclass(frozen=True)
-class ConfigIssue:
-    source: str
-    line: int | None
-    field: str
-    message: str
-    suggestion: str | None = None
-
-    def __str__(self) -> str:
-        where = f"{self.source}:{self.line}" if self.line else self.source
-        hint = f" (did you mean '{self.suggestion}'?)" if self.suggestion else ""
-        return f"{where}: {self.field}: {self.message}{hint}"
 
 
 def _read_secret(info: ValidationInfo, file: Path | None, env: str | None, what: str) -> str | None:
@@ -381,12 +369,10 @@ def load_config(path: str | Path, *, environ: dict[str, str] | None = None) -> A
     path = Path(path)
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([ConfigIssue(source, None, "(file)", "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([ConfigIssue(source, None, "(file)", f"cannot read: {exc}")]) from None
-    config = parse_config_text(text, source=source, base_dir=path.resolve().parent, environ=environ)
+        tree = read_yaml_file(path)
+    except YamlCheckError as exc:
+        raise ConfigError(exc.problems) from None
+    config = _validate(tree, source=source, base_dir=path.resolve().parent, environ=environ)
     config._source = path.resolve()
     return config
 
@@ -398,144 +384,24 @@ def parse_config_text(
     base_dir: Path | None = None,
     environ: dict[str, str] | None = None,
 ) -> AgentConfig:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
     try:
-        data = yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        raise ConfigError([ConfigIssue(source, line, "(yaml)", f"not valid YAML: {problem}")]) from None
-    except YAMLError as exc:
-        raise ConfigError([ConfigIssue(source, None, "(yaml)", f"not valid YAML: {exc}")]) from None
-    if data is None:
+        tree = load_yaml(text, source=source)
+    except YamlCheckError as exc:
+        raise ConfigError(exc.problems) from None
+    return _validate(tree, source=source, base_dir=base_dir, environ=environ)
+
+
+def _validate(tree: Any, *, source: str, base_dir: Path | None, environ: dict[str, str] | None) -> AgentConfig:
+    if tree is None:
         raise ConfigError([ConfigIssue(source, 1, "(file)", "the file is empty; see firmware_configs/agents/")])
-    if not isinstance(data, dict):
+    if not isinstance(tree, dict):
         raise ConfigError(
-            [ConfigIssue(source, 1, "(file)", f"the top level must be a mapping of keys, not a {type(data).__name__}")]
+            [ConfigIssue(source, 1, "(file)", f"the top level must be a mapping of keys, not a {type(tree).__name__}")]
         )
-    if "version" not in data:
+    if "version" not in tree:
         raise ConfigError([ConfigIssue(source, 1, "version", f"missing; write 'version: {CONFIG_VERSION}' first")])
     context = {"base_dir": str(base_dir or Path.cwd()), "environ": environ if environ is not None else os.environ}
     try:
-        return AgentConfig.model_validate(_plain(data), context=context)
+        return AgentConfig.model_validate(plain(tree), context=context)
     except ValidationError as exc:
-        raise ConfigError(_issues(exc, data, source)) from None
-
-
-def _plain(node: Any) -> Any:
-    """ruamel's commented containers as plain dicts and lists (pydantic needs no YAML types)."""
-    if isinstance(node, dict):
-        return {str(k) if not isinstance(k, int | bool) else k: _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    if isinstance(node, str):
-        return str(node)
-    return node
-
-
-def _issues(exc: ValidationError, data: Any, source: str) -> list[ConfigIssue]:
-    issues = []
-    for err in exc.errors(include_url=False):
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
-        line = _line_of(data, loc)
-        field = _dotted(loc) or "(top level)"
-        message = str(err["msg"]).removeprefix("Value error, ")
-        suggestion = None
-        if err["type"] == "extra_forbidden" and loc:
-            known = _known_keys(loc[:-1])
-            suggestion = _suggest(str(loc[-1]), known)
-            message = "unknown key" + (f"; known keys: {', '.join(sorted(known))}" if not suggestion else "")
-        elif err["type"] == "missing":
-            message = "missing (required)"
-        issues.append(ConfigIssue(source, line, field, message, suggestion))
-    return issues
-
-
-def _dotted(loc: list[Any]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _line_of(data: Any, loc: list[Any]) -> int | None:
-    """The 1-based line of the deepest part of `loc` present in the YAML tree."""
-    line = None
-    node = data
-    for part in loc:
-        lc = getattr(node, "lc", None)
-        if lc is None:
-            break
-        try:
-            if isinstance(node, dict) and part in node:
-                line = lc.key(part)[0] + 1
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-                line = lc.item(part)[0] + 1
-                node = node[part]
-            else:
-                if line is None:
-                    line = lc.line + 1
-                break
-        except (KeyError, TypeError, AttributeError):
-            break
-    if line is None:
-        lc = getattr(data, "lc", None)
-        line = lc.line + 1 if lc is not None else None
-    return line
-
-
-def _suggest(key: str, known: list[str]) -> str | None:
-    """The closest known key here, or the dotted path of a better match in another section."""
-    def ratio(a: str, b: str) -> float:
-        return difflib.SequenceMatcher(None, a, b).ratio()
-
-    local = max(known, key=lambda k: ratio(key, k), default=None)
-    local_score = ratio(key, local) if local else 0.0
-    elsewhere = [(path, ratio(key, path.rsplit(".", 1)[-1])) for path in _all_paths(AgentConfig)]
-    best_path, best_score = max(elsewhere, key=lambda item: item[1], default=(None, 0.0))
-    if best_path and best_score >= 0.7 and best_score > local_score + 0.1:
-        return best_path
-    return local if local_score >= 0.5 else None
-
-
-def _all_paths(model: Any, prefix: str = "") -> list[str]:
-    out = []
-    for name, info in model.model_fields.items():
-        path = f"{prefix}{name}"
-        out.append(path)
-        inner = _model_of(info.annotation)
-        if inner is not None and inner is not model:
-            out.extend(_all_paths(inner, path + ("[].", ".")[get_origin(info.annotation) is not list]))
-    return out
-
-
-def _known_keys(loc: list[Any]) -> list[str]:
-    """The field names of the model reached by following `loc` from AgentConfig."""
-    model: Any = AgentConfig
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        fields = getattr(model, "model_fields", None)
-        if fields is None or part not in fields:
-            return []
-        model = _model_of(fields[part].annotation)
-    fields = getattr(model, "model_fields", None)
-    return list(fields) if fields else []
-
-
-def _model_of(annotation: Any) -> Any:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in get_args(annotation):
-        found = _model_of(arg)
-        if found is not None:
-            return found
-    if get_origin(annotation) is None:
-        return None
-    return None
+        raise ConfigError(validation_problems(exc, tree, source, model=AgentConfig)) from None
