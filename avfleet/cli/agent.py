@@ -12,12 +12,18 @@ EXIT_CONFIG = 2
 def register(app: typer.Typer) -> None:
     @app.command("agent")
     def agent(
-        config: Path = typer.Option(..., "--config", "-c", help="Agent config file (YAML, version 1)."),
+        config_file: Path | None = typer.Argument(None, metavar="CONFIG", show_default=False,
+                                                  help="Agent config file; the same as --config."),
+        config: Path | None = typer.Option(None, "--config", "-c", help="Agent config file (YAML, version 1)."),
         check_config: bool = typer.Option(False, "--check-config", help="Validate the config and exit."),
     ) -> None:
         """Run the agent: poll the configured devices and report over MQTT."""
         from avfleet.agent.config import ConfigError, load_config
 
+        # `avfleet agent --check-config FILE` (issue 8) reads as naturally as `--config FILE --check-config`.
+        config = config or config_file
+        if config is None:
+            raise typer.BadParameter("give the agent config file: avfleet agent --config FILE", param_hint="--config")
         try:
             loaded = load_config(config)
         except ConfigError as exc:

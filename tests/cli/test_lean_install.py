@@ -66,10 +66,20 @@ def test_one_missing_package_is_enough() -> None:
     )
 
 
-def test_agent_check_config_works_without_the_extra() -> None:
-    done = lean("agent", "--config", str(MINIMAL), "--check-config")
+@pytest.mark.parametrize("args", [
+    ["agent", "--check-config", str(MINIMAL)],  # the form of issue 8
+    ["agent", "--config", str(MINIMAL), "--check-config"],  # the form of DESIGN.md
+])
+def test_agent_check_config_works_without_the_extra(args: list[str]) -> None:
+    done = lean(*args)
     assert done.returncode == 0, done.stderr
-    assert ": ok (agent " in done.stdout
+    assert f"{MINIMAL}: ok (agent jkpg-ekhagen-a12, 2 device(s)" in done.stdout
+
+
+def test_agent_without_a_config_is_a_usage_error() -> None:
+    done = lean("agent")
+    assert done.returncode == 2
+    assert "--config" in done.stderr
 
 
 def test_broker_config_needs_no_extra(tmp_path: Path) -> None:
