@@ -33,7 +33,8 @@ def lost_since(row: Any, now: datetime, lost_after: timedelta) -> datetime | Non
     A clean stop (`offline`) is deliberate and opens nothing.
     """
     if row.state == "lost":
-        return row.state_ts or row.last_seen or now
+        # When the controller received the Will (the Will's own ts is the agent's connect time).
+        return row.changed_at or now
     if row.state == "offline":
         return None
     if row.last_seen is not None and row.last_seen < now - lost_after:
@@ -51,7 +52,7 @@ def check_agents(engine: Engine, service: TicketService, now: datetime) -> int:
     changes = 0
     with write_transaction(engine) as conn:
         agents = {r.agent_id: r for r in conn.execute(
-            sa.select(a.agent_id, a.state, a.state_ts, a.last_seen, a.municipality, a.school, a.room))}
+            sa.select(a.agent_id, a.state, a.changed_at, a.last_seen, a.municipality, a.school, a.room))}
         since = {aid: s for aid, r in agents.items() if (s := lost_since(r, now, lost_after)) is not None}
         open_tickets = conn.execute(sa.select(t.id, t.agent_id, t.children, t.clear_since).where(
             t.kind == "agent_lost", t.state.in_(ACTIVE_STATES))).all()

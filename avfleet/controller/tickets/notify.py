@@ -28,7 +28,8 @@ def ticket_changed(conn: Connection, settings: ControllerSettings, ticket_id: in
     if row is None:
         return False
     interval = timedelta(seconds=settings.notify_min_interval_s)
-    if event != "ticket.opened" and row.last_notified_at is not None and now - row.last_notified_at < interval:
+    if (event != "ticket.opened" and interval and row.last_notified_at is not None
+            and now - row.last_notified_at < interval):
         conn.execute(TICKETS.update().where(t.id == ticket_id).values(notify_pending=True))
         return False
     enqueue_ticket_event(conn, settings, public_ticket(row), event, now)
