@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from avfleet.agent.config import PollingConfig
+from avfleet.backoff import backoff_delay, exponential, jittered
 from avfleet.protocols.mqtt.payloads import EventType
 from avfleet.protocols.poller import DevicePoller
 from avfleet.protocols.status import FAULT_COMPONENTS, Availability, DeviceStatus, FaultLevel, Kind, Power
@@ -117,7 +118,8 @@ class DeviceCoordinator:
     # ---- the loop -----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        first_wait = self._rng.uniform(0, min(self.interval_s, 5.0))
+        # Full jitter on the first wait: agents that start together do not poll in lock-step.
+        first_wait = backoff_delay(0, base=min(self.interval_s, 5.0), cap=5.0, jitter=1.0, rng=self._rng)
         await self._wait(first_wait)
         try:
             while True:
@@ -164,13 +166,10 @@ class DeviceCoordinator:
                 self._polling = False
 
     def next_delay(self) -> float:
-        base = self.interval_s
+        # Past the failure threshold the interval doubles per failure, up to max_backoff_s.
         over = self.failures - self.polling.failure_threshold
-        if over >= 0:
-            base = min(self.polling.max_backoff_s, self.interval_s * 2 ** (over + 1))
-            base = max(base, self.interval_s)
-        jitter = self.polling.jitter
-        return base * self._rng.uniform(1 - jitter, 1 + jitter)
+        base = exponential(over + 2, base=self.interval_s, cap=self.polling.max_backoff_s)
+        return jittered(base, self.polling.jitter, self._rng)
 
     # ---- deciding what to report --------------------------------------------------------------
 

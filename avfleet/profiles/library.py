@@ -21,14 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.comments import CommentedMap
 
 from avfleet.profiles.schema import Profile, ProtocolName
+from avfleet.yamlcheck import YamlCheckError, YamlProblem, line_of, plain, read_yaml_file, validation_problems
 
 PROFILES_DIR_ENV = "AVFLEET_PROFILES_DIR"
-_BRANCH_NOISE = {"list_type", "model_type", "dict_type", "model_attributes_type"}
 
 
 def firmware_configs_dir() -> Path:
@@ -50,16 +48,7 @@ def profiles_dir() -> Path:
     return Path(override) if override else firmware_configs_dir() / "profiles"
 
 
-@dataclass(frozen=True)
-class ProfileProblem:
-    file: str
-    line: int | None  # 1-based
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.message}"
+ProfileProblem = YamlProblem  # file, line (1-based), field, message, suggestion
 
 
 class ProfileError(ValueError):
@@ -95,65 +84,15 @@ class _Source:
     data: CommentedMap
 
 
-def _line_of(node: Any, loc: tuple[Any, ...]) -> int | None:
-    """The 1-based line of the deepest node of `loc` that exists in the YAML tree."""
-    line = None
-    current = node
-    for key in loc:
-        if isinstance(current, CommentedMap):
-            if key in current:
-                line = current.lc.key(key)[0] + 1
-                current = current[key]
-                continue
-            line = (current.lc.line + 1) if line is None else line
-            break
-        if isinstance(current, CommentedSeq) and isinstance(key, int):
-            if 0 <= key < len(current):
-                line = current.lc.item(key)[0] + 1
-                current = current[key]
-                continue
-            break
-        # pydantic adds union-branch names ("list[ValueSpec]", "ValueSpec") to loc: skip them
-        continue
-    return line
-
-
-def _field_path(loc: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    for key in loc:
-        if isinstance(key, int):
-            parts.append(f"[{key}]")
-        elif isinstance(key, str) and (key[:1].isupper() or "[" in key or key.startswith("function-")):
-            continue  # union branch labels
-        else:
-            parts.append(("." if parts else "") + str(key))
-    return "".join(parts) or "(top level)"
-
-
-def _to_plain(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {str(k): _to_plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_to_plain(v) for v in node]
-    return node
-
-
 def _read_sources(directory: Path) -> tuple[list[_Source], list[ProfileProblem]]:
-    yaml = YAML(typ="rt")
     sources: list[_Source] = []
     problems: list[ProfileProblem] = []
     files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
     for path in files:
         try:
-            data = yaml.load(path.read_text(encoding="utf-8"))
-        except MarkedYAMLError as exc:
-            mark = exc.problem_mark
-            problems.append(
-                ProfileProblem(str(path), mark.line + 1 if mark else None, "(syntax)", str(exc.problem or exc))
-            )
-            continue
-        except Exception as exc:  # duplicate keys, bad encoding...
-            problems.append(ProfileProblem(str(path), None, "(syntax)", str(exc).splitlines()[0]))
+            data = read_yaml_file(path)
+        except YamlCheckError as exc:
+            problems.extend(exc.problems)
             continue
         if not isinstance(data, CommentedMap):
             problems.append(ProfileProblem(str(path), 1, "(top level)", "a profile file is one mapping of keys"))
@@ -177,7 +116,7 @@ def _validate(sources: list[_Source]) -> tuple[list[Profile], list[ProfileProble
             if parent is None or parent_name in seen:
                 reason = "extends itself in a loop" if parent_name in seen else f"no profile named {parent_name!r}"
                 problems.append(
-                    ProfileProblem(str(cursor.path), _line_of(cursor.data, ("extends",)), "extends", reason)
+                    ProfileProblem(str(cursor.path), line_of(cursor.data, ("extends",)), "extends", reason)
                 )
                 broken = True
                 break
@@ -195,24 +134,17 @@ def _validate(sources: list[_Source]) -> tuple[list[Profile], list[ProfileProble
                 merged[str(key)] = value
                 origin[str(key)] = layer
         try:
-            profiles.append(Profile.model_validate(_to_plain(merged)))
+            profiles.append(Profile.model_validate(plain(merged, str_keys=True)))
         except ValidationError as exc:
-            errors = exc.errors()
-            paths = [_field_path(tuple(e["loc"])) for e in errors]
-            for err, path in zip(errors, paths, strict=True):
-                loc = tuple(err["loc"])
-                # A reading is "one spec or a list of specs": when the spec branch reports the real
-                # problem deeper down, the "should be a list/mapping" of the other branch is noise.
-                if err["type"] in _BRANCH_NOISE and any(p != path and p.startswith(path) for p in paths):
-                    continue
-                top = str(loc[0]) if loc else ""
-                layer = origin.get(top, source)
-                message = err["msg"]
-                if err["type"] == "extra_forbidden":
-                    message = "unknown key (not in the profile schema; check the spelling)"
-                problems.append(
-                    ProfileProblem(str(layer.path), _line_of(layer.data, loc), _field_path(loc), message)
-                )
+
+            def locate(loc: tuple[Any, ...], origin: dict[str, _Source] = origin, source: _Source = source
+                       ) -> tuple[str, Any]:
+                # A top-level key may come from a parent profile: its problem is in the parent's file.
+                layer = origin.get(str(loc[0]) if loc else "", source)
+                return str(layer.path), layer.data
+
+            problems += validation_problems(exc, merged, str(source.path), model=Profile, locate=locate,
+                                            unknown_key="unknown key (not in the profile schema)")
     return profiles, problems
 
 
@@ -247,7 +179,7 @@ class ProfileLibrary:
             if name in names:
                 problems.append(
                     ProfileProblem(
-                        str(source.path), _line_of(source.data, ("name",)), "name",
+                        str(source.path), line_of(source.data, ("name",)), "name",
                         f"{name!r} is already the name of {names[name].path.name}",
                     )
                 )
