@@ -23,6 +23,18 @@ log = logging.getLogger("avfleet.demo")
 BROKER_CHOICES = ("auto", "mosquitto", "embedded")
 
 
+class _SnapshotDict(dict):
+    """Iterates over a copy: amqtt (0.12) loops over its subscription table with awaits inside the
+    loop, so a second client subscribing meanwhile raised "dictionary changed size during iteration"
+    and dropped the connecting client (seen with 20 agents starting together)."""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(list(super().keys()))
+
+    def items(self):  # type: ignore[no-untyped-def, override]
+        return list(super().items())
+
+
 @contextlib.asynccontextmanager
 async def _amqtt(port: int) -> AsyncIterator[Any]:
     from amqtt.broker import Broker
@@ -31,6 +43,8 @@ async def _amqtt(port: int) -> AsyncIterator[Any]:
         "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
         "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
     })
+    if type(getattr(broker, "_subscriptions", None)) is dict:
+        broker._subscriptions = _SnapshotDict(broker._subscriptions)
     await broker.start()
     try:
         yield broker

@@ -51,7 +51,7 @@ def check_identities(base: str, auth: dict, projectors: list[dict]) -> None:
         if identity["pjlink_class"] == "2":  # PJLink Class 1 has no SNUM: no serial to ask for
             assert identity["serial"] and re.fullmatch(r"[A-Z0-9]{8,14}", identity["serial"]), identity
         assert bool(status["lamps"]) == (profile.light_source == "lamp"), (device["id"], profile.name, status)
-        assert identity["mac"] and identity["name"]
+        assert identity["name"]  # (the MAC comes from PJLink discovery, which the demo's agents leave off)
     assert seen_models == DEMO_MODELS  # a mix of all five models
 
 
