@@ -6,6 +6,7 @@ empty or well-known values, so a production controller never runs with a guessab
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -13,12 +14,21 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from avfleet.yamlcheck import YamlCheckError, YamlProblem, plain, read_yaml_file, validation_problems
+
 INSECURE_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "admin", "token", "avfleet"})
 MIN_SECRET_LENGTH = 16
 
 
 class SettingsError(ValueError):
-    """The configuration cannot be used; the message names the field and what to do."""
+    """The configuration cannot be used; the message names the field and what to do.
+
+    `problems` holds one entry per problem (file, line, field, message), one line each in the message.
+    """
+
+    def __init__(self, message: str, problems: list[YamlProblem] | None = None) -> None:
+        self.problems = problems or []
+        super().__init__(message)
 
 
 class WebhookTarget(BaseModel):
@@ -201,16 +211,37 @@ def _check_secret(field: str, value: str) -> None:
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> ControllerSettings:
-    """Settings from (lowest first) defaults, a YAML file, the environment, then `overrides`."""
-    file_values = _read_yaml(config_file) if config_file is not None else {}
+    """Settings from (lowest first) defaults, a YAML file, the environment, then `overrides`.
+
+    Every problem is reported (not only the first), each as `FILE:LINE: field: problem`; a value that
+    came from the environment or an override is named so instead of a file line.
+    """
+    tree = _read_yaml(config_file) if config_file is not None else None
+    file_values = plain(tree) if tree else {}
     explicit = {k: v for k, v in overrides.items() if v is not None}
     try:
         return _build(file_values, explicit)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
-        source = f" in {config_file}" if config_file else ""
-        raise SettingsError(f"invalid controller settings{source}: {where}: {first.get('msg')}") from None
+        problems = _problems(exc, tree, config_file, explicit)
+        raise SettingsError("\n".join(str(p) for p in problems), problems) from None
+
+
+def _problems(exc: ValidationError, tree: Any, config_file: Path | None, explicit: dict[str, Any]) -> list[YamlProblem]:
+    import os
+
+    source = str(config_file) if config_file is not None else "controller settings"
+    out = []
+    for problem in validation_problems(exc, tree if tree is not None else {}, source, model=ControllerSettings):
+        top = problem.field.split(".", 1)[0].split("[", 1)[0]
+        env = f"AVFLEET_{top.upper()}"
+        if top in explicit:
+            problem = dataclasses.replace(problem, file="controller settings (given explicitly)", line=None)
+        elif env in os.environ and (tree is None or top not in tree):
+            problem = dataclasses.replace(problem, file=f"environment ${env}", line=None)
+        elif tree is None or top not in tree:
+            problem = dataclasses.replace(problem, file="controller settings", line=None)
+        out.append(problem)
+    return out
 
 
 def _build(file_values: dict[str, Any], explicit: dict[str, Any]) -> ControllerSettings:
@@ -232,17 +263,13 @@ def _build(file_values: dict[str, Any], explicit: dict[str, Any]) -> ControllerS
     return ControllerSettings(**merged)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    from ruamel.yaml import YAML, YAMLError
-
+def _read_yaml(path: Path) -> Any:
+    """The file's YAML tree (kept for line numbers), or None when it is empty."""
     try:
-        data = YAML(typ="safe").load(path.read_text())
-    except OSError as exc:
-        raise SettingsError(f"cannot read controller config {path}: {exc}") from None
-    except YAMLError as exc:
-        raise SettingsError(f"controller config {path} is not valid YAML: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise SettingsError(f"controller config {path}: the top level must be a mapping of settings")
-    return data
+        tree = read_yaml_file(path)
+    except YamlCheckError as exc:
+        raise SettingsError(str(exc), exc.problems) from None
+    if tree is not None and not isinstance(tree, dict):
+        problem = YamlProblem(str(path), 1, "(file)", "the top level must be a mapping of settings")
+        raise SettingsError(str(problem), [problem])
+    return tree

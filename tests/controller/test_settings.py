@@ -45,11 +45,53 @@ def test_yaml_file_sits_below_environment_and_overrides(tmp_path: Path, monkeypa
 def test_bad_file_names_the_file_and_field(tmp_path: Path) -> None:
     cfg = tmp_path / "controller.yaml"
     cfg.write_text("demo: true\napi_port: lots\n")
-    with pytest.raises(SettingsError, match=r"controller.yaml: api_port"):
+    with pytest.raises(SettingsError, match=r"controller.yaml:2: api_port"):
         load_settings(cfg)
     cfg.write_text("demo: true\nbroker_ulr: mqtt://x\n")
     with pytest.raises(SettingsError, match="broker_ulr"):
         load_settings(cfg)
+
+
+def test_every_problem_of_the_file_with_line_field_and_suggestion(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AVFLEET_API_PORT", raising=False)
+    monkeypatch.setenv("AVFLEET_BATCH_MAX_MS", "0")
+    cfg = tmp_path / "controller.yaml"
+    cfg.write_text("demo: true\n"
+                   "api_port: lots\n"
+                   "broker_ulr: mqtt://x\n"
+                   "smtp:\n"
+                   "  host: 127.0.0.1\n"
+                   "  prot: 25\n"
+                   "webhooks:\n"
+                   "  - {url: 'ftp://x', secret: s}\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(cfg)
+    lines = str(caught.value).splitlines()
+    assert sorted(lines) == sorted([
+        f"{cfg}:2: api_port: Input should be a valid integer, unable to parse string as an integer",
+        f"{cfg}:3: broker_ulr: unknown key (did you mean 'broker_url'?)",
+        f"{cfg}:6: smtp.prot: unknown key (did you mean 'port'?)",
+        f"{cfg}:8: webhooks[0].url: String should match pattern '^https?://'",
+        "environment $AVFLEET_BATCH_MAX_MS: batch_max_ms: Input should be greater than or equal to 1",
+    ]), lines
+    assert len(caught.value.problems) == 5
+
+
+@pytest.mark.parametrize(("text", "line", "words"), [
+    ("demo: true\napi_port: .inf\n", 2, "api_port: inf is not a finite number"),
+    ("demo: true\na: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+     "e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n", 6, "(yaml): more than 100000 values once aliases are expanded"),
+    ("demo: true\ndemo: false\n", 2, "(yaml): not valid YAML"),
+    ("- demo\n", 1, "(file): the top level must be a mapping"),
+])
+def test_hostile_or_broken_files_are_refused_with_a_line(tmp_path: Path, text: str, line: int, words: str) -> None:
+    cfg = tmp_path / "controller.yaml"
+    cfg.write_text(text)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(cfg)
+    assert str(caught.value).startswith(f"{cfg}:{line}: {words}"), str(caught.value)
 
 
 def test_receive_maximum_below_the_batch_size_is_refused() -> None:
