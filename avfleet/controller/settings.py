@@ -109,6 +109,9 @@ class ControllerSettings(BaseSettings):
     broker_password: SecretStr | None = None
     broker_password_file: Path | None = None
     broker_ca_file: Path | None = None
+    # The broker's packet limit (Mosquitto's max_packet_size; `avfleet broker config` writes both): a larger
+    # outgoing message is refused before it is sent, since Mosquitto would drop our connection for it.
+    broker_max_packet_bytes: int = Field(default=262_144, ge=1024, le=268_435_455)
     client_id: str = "avfleet-controller-1"
     # "3.1.1" only for the embedded development broker (amqtt speaks no MQTT 5): no ReceiveMaximum,
     # no broker-side command expiry, no shared subscriptions.
@@ -123,6 +126,8 @@ class ControllerSettings(BaseSettings):
     batch_max_rows: int = Field(default=500, ge=1, le=5000)
     batch_max_ms: int = Field(default=200, ge=1, le=10_000)
     dedup_retention_days: int = Field(default=14, ge=1)
+    # An agent ts/observed_at further ahead of the receive time than this is clamped to it (ingest/clock.py).
+    clock_skew_max_s: int = Field(default=300, ge=1)
     # An agent ts/observed_at further ahead of the receive time than this is clamped to it (ingest/clock.py).
     clock_skew_max_s: int = Field(default=300, ge=1)
     command_ttl_s: int = Field(default=300, ge=1, le=7 * 24 * 3600)

@@ -18,6 +18,8 @@ from avfleet.controller.broker.passwords import new_secret, set_password, write_
 from avfleet.protocols.mqtt import topics
 
 CONTROLLER_USER = "avfleet-controller"
+# Mosquitto's max_packet_size; the controller's `broker_max_packet_bytes` must not exceed it.
+MAX_PACKET_SIZE = 262_144
 
 
 @dataclass
@@ -33,6 +35,7 @@ class BrokerLayout:
     max_queued_bytes: int = 1_000_000_000
     autosave_interval_s: int = 60
     persistent_client_expiration: str = "14d"
+    max_packet_size: int = MAX_PACKET_SIZE
     tls: bool = True
 
     @property
@@ -81,19 +84,25 @@ def acl_text(controller_user: str = CONTROLLER_USER) -> str:
 
 def mosquitto_conf(layout: BrokerLayout) -> str:
     out = layout.out.resolve()
-    tls_listener = (
-        f"# Agents: TLS, password per agent.\nlistener {layout.agents_port}\n"
+    tls = (
         f"certfile {out / 'certs' / 'server.crt'}\nkeyfile {out / 'certs' / 'server.key'}\n"
         f"cafile {out / 'certs' / 'ca.crt'}\n"
-        "# For mutual TLS: require_certificate true + use_identity_as_username true (CN = agent id).\n\n"
-        if layout.tls else ""
+        "# For mutual TLS: require_certificate true + use_identity_as_username true (CN = agent id).\n"
+        if layout.tls else "# Without TLS: for testing only.\n"
+    )
+    agents_listener = (
+        f"# Agents: {'TLS, ' if layout.tls else ''}password per agent. The client id is replaced by the user name,\n"
+        "# so one agent's credentials cannot take over another agent's session (and fire its Last Will).\n"
+        f"listener {layout.agents_port}\n"
+        "use_username_as_clientid true\n" + tls + "\n"
     )
     return (
         "# avfleet Mosquitto configuration, written by `avfleet broker config`.\n"
         "# Why each limit: docs/deployment.md and shared/reference/mqtt.md section 2.\n"
         "per_listener_settings false\n\n"
-        + tls_listener +
-        "# The controller on the same host.\n"
+        + agents_listener +
+        "# The controller on the same host. Controllers pick their own client ids (one per process under a\n"
+        "# shared subscription), so this listener keeps them; only processes on this host reach it.\n"
         f"listener {layout.controller_port} {layout.controller_bind}\n\n"
         "allow_anonymous false\n"
         f"password_file {out / 'passwd'}\n"
@@ -109,7 +118,8 @@ def mosquitto_conf(layout: BrokerLayout) -> str:
         f"max_queued_messages {layout.max_queued_messages}\n"
         f"max_queued_bytes {layout.max_queued_bytes}\n"
         "max_inflight_messages 20\n"
-        "max_packet_size 262144\n"
+        "# Larger packets make Mosquitto drop the sender's connection; the controller refuses them first.\n"
+        f"max_packet_size {layout.max_packet_size}\n"
         "set_tcp_nodelay true\n\n"
         "log_dest stderr\n"
         "log_type error\nlog_type warning\nlog_type notice\n"
@@ -146,6 +156,7 @@ def write_broker_config(layout: BrokerLayout, controller_user: str = CONTROLLER_
         f"broker_url: mqtt://127.0.0.1:{layout.controller_port}\n"
         f"broker_username: {controller_user}\n"
         f"broker_password_file: {secret_file.resolve()}\n"
+        f"broker_max_packet_bytes: {layout.max_packet_size}\n"
     )
     return controller_yaml
 
@@ -201,7 +212,7 @@ def add_agent(layout: BrokerLayout, agent_id: str, *, broker_host: str, municipa
     secret_file = agent_dir / "broker.secret"
     write_private(secret_file, secret + "\n")
     ca = layout.certs / "ca.crt"
-    scheme, port = ("mqtts", layout.agents_port) if ca.exists() else ("mqtt", layout.controller_port)
+    scheme, port = ("mqtts" if ca.exists() else "mqtt"), layout.agents_port
     if ca.exists():
         (agent_dir / "ca.crt").write_text(ca.read_text())
     site = {"municipality": municipality, "school": school, **({"room": room} if room else {})}

@@ -35,7 +35,10 @@ class CommandRejected(DomainError):
 
 
 class Publisher(Protocol):
-    def publish(self, topic: str, payload: bytes, *, qos: int = 1, expiry_s: int | None = None) -> bool: ...
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, expiry_s: int | None = None) -> bool:
+        """True when handed over for delivery. Raises errors.TooLarge (413, nothing stored) when the
+        message exceeds the broker's packet limit: Mosquitto would drop the controller's link for it."""
+        ...
 
 
 def issue_command(conn: Connection, publisher: Publisher | None, *, action: Action, device_id: str | None,
@@ -92,6 +95,15 @@ def file_results(conn: Connection, results: list[CommandResult]) -> None:
             .where(c.command_id == m.command_id, c.agent_id == m.agent_id, c.status.in_(OPEN_STATES))
             .values(status=m.status.value, detail=m.detail, result_at=m.ts)
         )
+
+
+def mark_undelivered(conn: Connection, command_id: str, detail: str) -> bool:
+    """The broker link gave up on the command's message (ingest/outgoing.py): an open command fails
+    rather than waiting to expire. False while no such command is stored yet (the caller retries)."""
+    c = COMMANDS.c
+    conn.execute(COMMANDS.update().where(c.command_id == command_id, c.status.in_(OPEN_STATES))
+                 .values(status="failed", detail=detail[:512]))
+    return conn.execute(sa.select(c.command_id).where(c.command_id == command_id)).first() is not None
 
 
 def _item(r: Any) -> dict[str, Any]:

@@ -18,6 +18,8 @@ class IngestMetrics:
         self.clock_skew = Counter("avfleet_ingest_clock_skew", "Agent timestamps too far in the future "
                                   "(beyond clock_skew_max_s), clamped to the receive time, by kind", ["kind"],
                                   registry=r)
+        self.publish_failed = Counter("avfleet_ingest_publish_failed", "Outgoing messages (commands) not sent or "
+                                      "not delivered, by reason", ["reason"], registry=r)
         self.batch_seconds = Histogram("avfleet_ingest_batch_seconds", "Time to apply and commit one batch",
                                        buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
                                        registry=r)

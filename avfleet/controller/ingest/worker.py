@@ -10,6 +10,7 @@ redelivery is deduplicated on (agent_id, seq).
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import socket
@@ -25,7 +26,11 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy.engine import Engine
 
+from avfleet.controller.commands import service as commands
+from avfleet.controller.db import write_transaction
+from avfleet.controller.errors import TooLarge
 from avfleet.controller.ingest.metrics import IngestMetrics
+from avfleet.controller.ingest.outgoing import OutgoingTracker, publish_packet_size
 from avfleet.controller.ingest.rejections import RejectionLog
 from avfleet.controller.ingest.sinks import ProcessSink, Sink, ThreadSink
 from avfleet.controller.ingest.writer import BatchResult, BatchWriter
@@ -87,6 +92,10 @@ class IngestService:
         self._last_prune = time.monotonic()
         self._sink: Sink | None = None
         self._pending: dict[int, list[Inbound]] = {}  # batch id -> messages handed to the writer, not acked
+        self._broker_max_packet: int | None = None  # the broker's Maximum Packet Size (MQTT 5 CONNACK)
+        # Commands the link gave up on, (command_id, reason, first try): failed by the batching thread.
+        self._undelivered: queue.SimpleQueue[tuple[str, str, float]] = queue.SimpleQueue()
+        self._outgoing = OutgoingTracker(self._on_undelivered)
 
     # -- MQTT --------------------------------------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
@@ -108,15 +117,17 @@ class IngestService:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
         return client
 
-    def _on_connect(self, client: mqtt.Client, _ud: Any, flags: Any, reason: Any, _props: Any) -> None:
+    def _on_connect(self, client: mqtt.Client, _ud: Any, flags: Any, reason: Any, props: Any) -> None:
         try:
             if reason.is_failure:
                 self._refused = str(reason)
                 log.error("broker refused the ingest session: %s", reason)
                 return
             self._refused = None
+            self._broker_max_packet = getattr(props, "MaximumPacketSize", None)
             if not flags.session_present:
                 log.warning("no stored session for %s: messages sent while it was absent may be missing "
                             "(agents replay their outbox)", self.client_id)
@@ -132,11 +143,58 @@ class IngestService:
         except Exception:  # an exception here would kill paho's network thread
             log.exception("on_connect failed")
 
-    def _on_disconnect(self, _c: Any, _ud: Any, _flags: Any, reason: Any, _props: Any) -> None:
-        self._connected.clear()
-        self.metrics.connected.set(0)
-        if not self._stop.is_set():
-            log.warning("ingest session disconnected (%s); reconnecting", reason)
+    def _on_disconnect(self, client: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        try:
+            self._connected.clear()
+            self.metrics.connected.set(0)
+            if not self._stop.is_set():
+                log.warning("ingest session disconnected (%s); reconnecting", reason)
+            self._outgoing.disconnected(client)  # nothing is resent for ever
+        except Exception:  # an exception here would kill paho's network thread
+            log.exception("on_disconnect failed")
+
+    def _on_publish(self, _c: Any, _ud: Any, mid: int, reason: Any, _props: Any) -> None:
+        try:
+            self._outgoing.acked(mid, str(reason) if reason.is_failure else None)
+        except Exception:
+            log.exception("on_publish failed")
+
+    def _on_undelivered(self, topic: str, payload: bytes, reason: str) -> None:
+        """Called on paho's thread: count, log, and leave the database write to the batching thread."""
+        self.metrics.publish_failed.labels(reason="undelivered").inc()
+        log.error("message to %s not delivered: %s", topic, reason)
+        if topic.endswith("/cmd"):
+            try:
+                command_id = json.loads(payload)["command_id"]
+            except (ValueError, KeyError, TypeError):
+                return
+            self._undelivered.put((str(command_id), reason, time.monotonic()))
+
+    def _file_undelivered(self) -> None:
+        """Commands whose message will not be delivered become failed, instead of expiring later."""
+        retry: list[tuple[str, str, float]] = []
+        while True:
+            try:
+                command_id, reason, since = self._undelivered.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                with write_transaction(self.engine) as conn:
+                    stored = commands.mark_undelivered(conn, command_id, f"not delivered: {reason}")
+            except Exception:
+                log.exception("could not mark command %s failed; will retry", command_id)
+                stored = False
+            # A refusal can come back before the API has committed the command's row: try again a while.
+            if not stored and time.monotonic() - since < 30:
+                retry.append((command_id, reason, since))
+        for item in retry:
+            self._undelivered.put(item)
+
+    @property
+    def max_packet_bytes(self) -> int:
+        """The largest PUBLISH packet we send: our setting, or the broker's announced limit if smaller."""
+        limit = self.settings.broker_max_packet_bytes
+        return min(limit, self._broker_max_packet) if self._broker_max_packet else limit
 
     def _on_message(self, _c: Any, _ud: Any, message: mqtt.MQTTMessage) -> None:
         try:
@@ -182,13 +240,33 @@ class IngestService:
         self.metrics.connected.set(0)
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, expiry_s: int | None = None) -> bool:
-        """Publish from the ingest session (commands). True when paho accepted it for delivery."""
+        """Publish from the ingest session (commands). True when paho accepted it for delivery.
+
+        Raises TooLarge when the packet would exceed the broker's limit (see outgoing.py). False,
+        with nothing left queued to go out later, when not connected or paho's queue is full.
+        """
         props = None
         if expiry_s is not None and self._v5:  # under 3.1.1 only the payload's expires_at protects
             props = Properties(PacketTypes.PUBLISH)
             props.MessageExpiryInterval = expiry_s
+        size = publish_packet_size(topic, payload, qos, props, self._v5)
+        limit = self.max_packet_bytes
+        if size > limit:
+            self.metrics.publish_failed.labels(reason="too_large").inc()
+            raise TooLarge(f"the message would be {size} bytes on the wire; the broker accepts at most {limit}")
+        if not self._connected.is_set():
+            # paho would keep a QoS 1 message and send it after the reconnect, though the caller
+            # has recorded it as failed: a command must not run after being reported failed.
+            self.metrics.publish_failed.labels(reason="not_connected").inc()
+            return False
         info = self._client.publish(topic, payload, qos=qos, properties=props)
-        return info.rc == mqtt.MQTT_ERR_SUCCESS
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            self._outgoing.withdraw(self._client, info.mid)
+            self.metrics.publish_failed.labels(reason="refused_by_client").inc()
+            return False
+        if qos:
+            self._outgoing.sent(info.mid, topic, payload)
+        return True
 
     # -- batches -----------------------------------------------------------------------------------------
     def _collect(self) -> list[Inbound]:
@@ -234,6 +312,7 @@ class IngestService:
         try:
             while True:
                 batch = self._collect()
+                self._file_undelivered()
                 if batch:
                     next_id += 1
                     pending[next_id] = batch
@@ -255,9 +334,15 @@ class IngestService:
                         continue
                     retry_delay = 0.5
                     self._committed(pending.pop(batch_id), outcome)
-                if not batch:
-                    if self._stop.is_set():
-                        if not pending:
+                if not batch and self._stop.is_set():
+                    if not pending:
+                        return
+                    result = sink.next_result(1.0)  # let the batches in hand finish
+                    if result is not None:
+                        batch_id, outcome = result
+                        if not isinstance(outcome, str):
+                            self._committed(pending.pop(batch_id), outcome)
+                        else:
                             return
                         result = sink.next_result(1.0)  # let the batches in hand finish
                         if result is not None:
