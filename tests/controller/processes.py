@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -13,6 +12,7 @@ import time
 from pathlib import Path
 
 from avfleet.controller.broker.config import BrokerLayout, add_agent, write_broker_config
+from avfleet.controller.broker.launcher import Mosquitto
 from tests.support.components import free_ports, require_binary
 
 
@@ -31,7 +31,12 @@ class GeneratedBroker:
             with self.layout.conf.open("a") as fh:
                 fh.write("user root\n")
         self.log_path = workdir / "mosquitto.log"
-        self.proc: subprocess.Popen | None = None
+        self._process = Mosquitto(self.layout.conf, self.layout.controller_port, log_path=self.log_path,
+                                  binary=self.binary)
+
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        return self._process.proc
 
     @property
     def port(self) -> int:
@@ -43,31 +48,17 @@ class GeneratedBroker:
     def add_agent(self, agent_id: str) -> str:
         """Create the agent's credentials and reload the broker; returns its password."""
         creds = add_agent(self.layout, agent_id, broker_host="127.0.0.1", municipality="Test", school="Test")
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGHUP)
+        if self._process.running():
+            self._process.reload()
             time.sleep(0.3)  # SIGHUP has no acknowledgement; the reload is quick
         return creds.secret_file.read_text().strip()
 
     def start(self) -> GeneratedBroker:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([self.binary, "-c", str(self.layout.conf)], stdout=log, stderr=log,
-                                     start_new_session=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mosquitto exited: {self.log_path.read_text()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                time.sleep(0.02)
-        raise TimeoutError("mosquitto did not listen")
+        self._process.start()
+        return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        self.proc = None
+        self._process.stop()
 
 
 class ControllerProcess:
