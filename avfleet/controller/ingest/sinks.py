@@ -30,8 +30,6 @@ class Sink(Protocol):
 
     def next_result(self, timeout: float | None) -> Result | None: ...
 
-    def prune(self) -> None: ...
-
     def close(self) -> None: ...
 
 
@@ -51,14 +49,6 @@ class ThreadSink:
 
     def next_result(self, timeout: float | None) -> Result | None:
         return self._done.popleft() if self._done else None
-
-    def prune(self) -> None:
-        try:
-            gone = self.writer.prune()
-            if gone:
-                log.info("pruned %d dedup rows", gone)
-        except Exception:
-            log.exception("pruning the dedup table failed; will retry later")
 
     def close(self) -> None:
         self.writer.close()
@@ -82,14 +72,6 @@ def _writer_main(settings: ControllerSettings, conn: Connection) -> None:
                 return
             if request is None:
                 return
-            if request == "prune":
-                try:
-                    gone = writer.prune()
-                    if gone:
-                        log.info("pruned %d dedup rows", gone)
-                except Exception:
-                    log.exception("pruning the dedup table failed; will retry later")
-                continue
             batch_id, items = request
             try:
                 conn.send((batch_id, writer.write(items)))
@@ -145,12 +127,6 @@ class ProcessSink:
             return None
         self._unanswered.pop(batch_id, None)
         return batch_id, result
-
-    def prune(self) -> None:
-        try:
-            self._conn.send("prune")
-        except (OSError, EOFError):
-            self._restart()
 
     def close(self) -> None:
         with contextlib.suppress(OSError, EOFError):

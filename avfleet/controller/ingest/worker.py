@@ -48,7 +48,6 @@ INGEST_FILTERS = (
     f"{topics.PREFIX}/+/dev/+/event",
     f"{topics.PREFIX}/+/cmd/result",
 )
-PRUNE_EVERY_S = 3600.0
 MAX_IN_FLIGHT = 2
 
 
@@ -89,7 +88,6 @@ class IngestService:
         self._refused: str | None = None
         self._writer: threading.Thread | None = None
         self._client = self._make_client()
-        self._last_prune = time.monotonic()
         self._sink: Sink | None = None
         self._pending: dict[int, list[Inbound]] = {}  # batch id -> messages handed to the writer, not acked
         self._broker_max_packet: int | None = None  # the broker's Maximum Packet Size (MQTT 5 CONNACK)
@@ -344,18 +342,7 @@ class IngestService:
                             self._committed(pending.pop(batch_id), outcome)
                         else:
                             return
-                        result = sink.next_result(1.0)  # let the batches in hand finish
-                        if result is not None:
-                            batch_id, outcome = result
-                            if not isinstance(outcome, str):
-                                self._committed(pending.pop(batch_id), outcome)
-                            else:
-                                return
-                        continue
-                    now = time.monotonic()
-                    if now - self._last_prune >= PRUNE_EVERY_S:
-                        self._last_prune = now
-                        sink.prune()
+                    continue
         finally:
             sink.close()
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from avfleet.controller.commands import service as commands
 from avfleet.controller.db import create_db_engine, write_transaction
-from avfleet.controller.fleet.models import ReceivedMessage
 from avfleet.controller.fleet.service import FleetService
 from avfleet.controller.ingest.clock import clamp_future
 from avfleet.controller.settings import ControllerSettings
@@ -94,13 +92,6 @@ class BatchWriter:
             messages.append(message)
             payloads[id(message)] = payload
         return messages, payloads
-
-    def prune(self) -> int:
-        """Delete dedup rows older than the retention (redeliveries never come that late)."""
-        cutoff = datetime.now(UTC) - timedelta(days=self.settings.dedup_retention_days)
-        table = ReceivedMessage.__table__
-        with write_transaction(self.engine) as conn:
-            return conn.execute(sa.delete(table).where(table.c.received_at < cutoff)).rowcount
 
     def close(self) -> None:
         if self._owns_engine:

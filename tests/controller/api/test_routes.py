@@ -162,3 +162,44 @@ def test_login_exchanges_admin_password_for_the_token(client: TestClient) -> Non
 def test_dashboard_page_is_served(client: TestClient) -> None:
     res = client.get("/")
     assert res.status_code == 200 and "/api/v1/stream" in res.text and "/api/v1/devices" in res.text
+
+
+# The answers' field names as the dashboard and outside scripts read them (docs/api.md): add freely, rename none.
+DEVICE_FIELDS = {"id", "agent_id", "kind", "protocol", "municipality", "school", "room", "availability", "power",
+                 "faults", "input", "power_w", "model", "serial", "firmware", "observed_at", "last_change",
+                 "agent_state"}
+TRANSITION_FIELDS = {"observed_at", "availability", "power", "faults", "input", "power_w", "replayed", "seq",
+                     "received_at"}
+EVENT_FIELDS = {"event", "component", "old", "new", "detail", "observed_at", "replayed", "seq"}
+INVENTORY_FIELDS = {"manufacturer", "model", "serial", "firmware", "mac", "first_seen", "last_seen", "closed_at",
+                    "closed_reason"}
+AGENT_FIELDS = {"id", "state", "last_seen", "version", "host", "municipality", "school", "room", "health", "devices"}
+
+
+def test_answers_keep_their_field_names(client: TestClient) -> None:
+    def get(path: str) -> dict:
+        res = client.get(path, headers=AUTH)
+        assert res.status_code == 200, (path, res.text)
+        return res.json()
+
+    devices = get("/api/v1/devices")
+    assert set(devices) == {"items", "total"}
+    assert all(set(d) == DEVICE_FIELDS for d in devices["items"])
+    detail = get("/api/v1/devices/pj1?agent_id=ag-jkp-1")
+    assert set(detail) == DEVICE_FIELDS | {"status", "history", "history_total", "events", "inventory"}
+    assert detail["history"] and all(set(h) == TRANSITION_FIELDS for h in detail["history"])
+    assert detail["events"] and all(set(e) == EVENT_FIELDS for e in detail["events"])
+    assert detail["inventory"] and all(set(i) == INVENTORY_FIELDS for i in detail["inventory"])
+    assert (detail["id"], detail["agent_id"], detail["faults"], detail["municipality"]) == (
+        "pj1", "ag-jkp-1", ["lamp"], "Jönköping")
+    history = get("/api/v1/devices/pj1/history?agent_id=ag-jkp-1")
+    assert set(history) == {"items", "total"} and all(set(h) == TRANSITION_FIELDS for h in history["items"])
+    agents = get("/api/v1/agents")
+    assert all(set(a) == AGENT_FIELDS for a in agents["items"])
+    agent = get("/api/v1/agents/ag-jkp-1")
+    assert set(agent) == AGENT_FIELDS | {"configured_devices", "boot_id"}
+    assert (agent["id"], agent["devices"], agent["state"]) == ("ag-jkp-1", 2, "online")
+    command = client.post("/api/v1/commands", headers=AUTH,
+                          json={"action": "power_on", "device_id": "pj3"}).json()
+    assert set(command) == {"id", "agent_id", "device_id", "action", "args", "issued_at", "expires_at", "status",
+                            "detail", "result_at"}
