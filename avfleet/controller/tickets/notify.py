@@ -21,14 +21,17 @@ TICKETS = Ticket.__table__
 
 
 def ticket_changed(conn: Connection, settings: ControllerSettings, ticket_id: int, event: str,
-                   now: datetime) -> bool:
-    """Queue `event` for the ticket's receivers, or hold it back; True when queued."""
+                   now: datetime, *, by_person: bool = False) -> bool:
+    """Queue `event` for the ticket's receivers, or hold it back; True when queued.
+
+    The interval holds back what the device does (flapping), never what a person did.
+    """
     t = TICKETS.c
     row = conn.execute(sa.select(TICKETS).where(t.id == ticket_id)).first()
     if row is None:
         return False
     interval = timedelta(seconds=settings.notify_min_interval_s)
-    if (event != "ticket.opened" and interval and row.last_notified_at is not None
+    if (event != "ticket.opened" and not by_person and interval and row.last_notified_at is not None
             and now - row.last_notified_at < interval):
         conn.execute(TICKETS.update().where(t.id == ticket_id).values(notify_pending=True))
         return False

@@ -293,7 +293,7 @@ class TicketService:
         conn.execute(TICKETS.update().where(t.id == ticket_id).values(**values))
         self._note(conn, ticket_id, now, by, state, comment)
         event = {"acknowledged": "ticket.updated", "resolved": "ticket.resolved", "closed": "ticket.closed"}[state]
-        notify.ticket_changed(conn, self.settings, ticket_id, event, now)
+        notify.ticket_changed(conn, self.settings, ticket_id, event, now, by_person=by != RULES)
 
     def _note(self, conn: Connection, ticket_id: int, now: datetime, by: str, action: str,
               body: str | None) -> None:
