@@ -128,8 +128,6 @@ class ControllerSettings(BaseSettings):
     dedup_retention_days: int = Field(default=14, ge=1)
     # An agent ts/observed_at further ahead of the receive time than this is clamped to it (ingest/clock.py).
     clock_skew_max_s: int = Field(default=300, ge=1)
-    # An agent ts/observed_at further ahead of the receive time than this is clamped to it (ingest/clock.py).
-    clock_skew_max_s: int = Field(default=300, ge=1)
     command_ttl_s: int = Field(default=300, ge=1, le=7 * 24 * 3600)
 
     api_host: str = "127.0.0.1"
