@@ -70,3 +70,38 @@ def test_errors_never_echo_the_password() -> None:
     with pytest.raises(DeviceUrlError) as info:
         parse_device_url("pjlink://:topsecret@h:notaport")
     assert "topsecret" not in str(info.value)
+
+
+# A URL is read whole or refused: each of these was once cut short or silently changed by urlsplit.
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("pjlink://h:4352/x", "pjlink://h:4352: unexpected text after the host and port ('/x')"),
+        ("pjlink://h:4352garbage", "pjlink://h: the port is not a number between 1 and 65535"),
+        ("pjlink://h:", "pjlink://h: empty port after ':'; write HOST:PORT or leave the port out"),
+        ("pjlink://h:0", "pjlink://h: the port is not a number between 1 and 65535"),
+        ("pjlink://h:4352:1", "pjlink://h: 'h:4352' is not a host name or IP address"),
+        ("pjlink://:p%zz@h", "pjlink://***@h: bad percent-encoding in the password (% takes two hex digits)"),
+        ("pjlink://:p%ff@h", "pjlink://***@h: the password is not UTF-8 once percent-decoded"),
+        ("pjlink://ho st", "pjlink://ho st: a space or control character in the URL (percent-encode it)"),
+        ("pjlink://ho\tst", "pjlink://host: a space or control character in the URL (percent-encode it)"),
+        ("pjlink://h#x", "pjlink://h: a device URL takes no #fragment"),
+        ("pjlink://:a@b@h", "pjlink://***@h: more than one '@'; percent-encode an @ in a password as %40"),
+        ("pjlink://[::1]x", "pjlink://::1: unexpected text after the IPv6 address"),
+        ("snmp://h?profile=a&profile=b", "snmp://h: parameter profile given twice"),
+        ("snmp://h?profile", "snmp://h: query part 'profile' is not NAME=VALUE"),
+        ("snmp://h?profile=a%zz", "snmp://h: bad percent-encoding in the parameter profile (% takes two hex digits)"),
+        ("snmp://%ff@h", "snmp://***@h: the community or user name is not UTF-8 once percent-decoded"),
+        ("snmp://pub%@h", "snmp://***@h: bad percent-encoding in the community or user name (% takes two hex digits)"),
+    ],
+)
+def test_a_url_is_read_whole_or_refused(url: str, message: str) -> None:
+    with pytest.raises(DeviceUrlError) as info:
+        parse_device_url(url)
+    assert str(info.value) == message
+
+
+def test_what_a_whole_url_may_hold() -> None:
+    assert parse_device_url("pjlink://[::1]:4353") == PJLinkTarget(host="::1", port=4353)
+    assert parse_device_url("pjlink://h.example.org./") == PJLinkTarget(host="h.example.org.")
+    assert parse_device_url("  snmp://c%C3%A5@h?profile=x  ").community == "cå"
