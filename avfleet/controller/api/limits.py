@@ -3,9 +3,11 @@
 Everything here answers 4xx (a 5xx is always a bug, DESIGN.md): a body over `max_request_bytes`
 is refused with 413 before it is parsed and before the token is checked; NUL characters and lone
 surrogates (PostgreSQL refuses NUL in text, and a lone surrogate cannot even be encoded as UTF-8),
-non-finite numbers and integers beyond 64 bits (SQLite overflows at 2**63, PostgreSQL's BIGINT
-too) are refused with 422 and a detail naming the field, in the same "where: what" form as the
-app's validation errors. Routes bound their integer and time parameters with the helpers below.
+and non-finite numbers (NaN, Infinity: not JSON, and PostgreSQL's jsonb refuses them) are refused
+with 422 and a detail naming the field, in the same "where: what" form as the app's validation
+errors. Integers are bounded where they are typed: routes bound their integer and time parameters
+with the helpers below (SQLite overflows at 2**63, PostgreSQL's BIGINT too); a large integer inside
+free JSON (command args) is stored as JSON on both backends and is not refused.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 # The largest integer both backends store (SQLite INTEGER, PostgreSQL BIGINT).
 MAX_INT = 2**63 - 1
+# The largest id of an Integer primary key: PostgreSQL's INTEGER is 32 bits (SQLite's 64).
+MAX_ID = 2**31 - 1
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -140,11 +144,6 @@ def value_problem(value: Any, where: str) -> str | None:
         if isinstance(item, str):
             if (why := text_problem(item)) is not None:
                 return f"{path}: {why}"
-        elif isinstance(item, bool) or item is None:
-            continue
-        elif isinstance(item, int):
-            if not -MAX_INT - 1 <= item <= MAX_INT:
-                return f"{path}: integer outside the 64-bit range"
         elif isinstance(item, float):
             if not math.isfinite(item):
                 return f"{path}: NaN and Infinity are not numbers JSON allows"

@@ -16,6 +16,7 @@ from avfleet.controller.api.schemas import Page
 from avfleet.controller.fleet import queries
 from avfleet.controller.fleet.queries import Filters
 from avfleet.controller.fleet.schemas import AgentDetail, AgentItem, DeviceDetail, DeviceItem, Transition
+from avfleet.protocols.status import FAULT_COMPONENTS
 
 Limit = Query(100, ge=1, le=1000, description="Page size")
 Offset = offset_query()
@@ -42,7 +43,8 @@ def build_router() -> APIRouter:
     def list_devices(municipality: str | None = None, school: str | None = None, room: str | None = None,
                      state: str | None = Query(None, description="an availability (online, unreachable, "
                                                "auth_failed, error) or power (on, standby, ...) value"),
-                     fault: str | None = Query(None, description="a fault component (lamp, fan, ...), any or none"),
+                     fault: str | None = Query(None, description="a fault component (lamp, fan, ...), any or none",
+                                               json_schema_extra={"enum": [*FAULT_COMPONENTS, "any", "none"]}),
                      agent_id: str | None = None, kind: str | None = None,
                      limit: int = Limit, offset: int = Offset, ctx: ApiContext = Depends(get_context)) -> dict:
         with ctx.engine.connect() as conn:

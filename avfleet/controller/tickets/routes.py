@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
 
 from avfleet.controller.api.context import ApiContext, get_context
-from avfleet.controller.api.limits import MAX_INT, offset_query
+from avfleet.controller.api.limits import MAX_ID, offset_query
 from avfleet.controller.db import write_transaction
 from avfleet.controller.errors import NotFound
 from avfleet.controller.notifications import service as outbox
@@ -99,7 +99,7 @@ def build_router() -> APIRouter:
                 summary="The notification outbox: pending, sent and dead deliveries")
     def list_notifications(state: Literal["pending", "sent", "dead", "digest"] | None = None,
                            channel: Literal["webhook", "email", "topdesk"] | None = None,
-                           ticket_id: int | None = Query(None, ge=1, le=MAX_INT),
+                           ticket_id: int | None = Query(None, ge=1, le=MAX_ID),
                            limit: int = Query(100, ge=1, le=1000), offset: int = offset_query(),
                            ctx: ApiContext = Depends(get_context)) -> dict:
         with ctx.engine.connect() as conn:
@@ -111,6 +111,6 @@ def build_router() -> APIRouter:
 
 
 def _bounded(ticket_id: int) -> int:
-    if not 1 <= ticket_id <= MAX_INT:
+    if not 1 <= ticket_id <= MAX_ID:
         raise NotFound(f"no ticket {ticket_id}")
     return ticket_id
