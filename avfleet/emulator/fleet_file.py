@@ -9,6 +9,9 @@
                                                      # (`class` is accepted for pjlink_class)
       - {model: epson-eb-l735u, count: 10, password: secret, power: on}
       - {model: epson-eb-l735u, name: Aula, faults: {filter: 1, lamp_failure: true}}
+      - reply_delay_s: [1.0, 1.5]                    # a slow projector: each answer 1-1.5 s late
+        bad_answers: {POWR: out_of_spec, LAMP: truncated, INF1: non_ascii, ERST: garbage, FILT: none}
+        stray_lines: {"*": [notify_powr, late, echo]}   # also notify_lkup, notify_erst, notify_inpt
 
 Names, serials and MACs are made unique per projector unless an entry with count 1 sets them.
 Unknown keys are refused, with the file, line and the known keys.

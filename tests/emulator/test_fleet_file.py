@@ -104,3 +104,53 @@ def test_bad_files_name_the_problem(tmp_path, text, message):
 def test_missing_file(tmp_path):
     with pytest.raises(FleetFileError, match="cannot read"):
         load_fleet_file(tmp_path / "nope.yaml")
+
+
+MISBEHAVING = """\
+version: 1
+models:
+  slow-epson: {manufacturer: EPSON, class: 2, reply_delay_s: [1.0, 1.5]}
+projectors:
+  - {model: slow-epson, count: 2}
+  - class: 2
+    power: on
+    bad_answers: {POWR: out_of_spec, lamp: truncated, INF1: non_ascii, SNUM: garbage, FILT: none}
+    stray_lines: {"*": [notify_powr, notify_lkup, late, echo], ERST: [notify_erst]}
+"""
+
+
+def test_misbehaviours_are_fleet_file_options(tmp_path):
+    planned = load_fleet_file(write(tmp_path, MISBEHAVING))
+    assert [p.config.reply_delay_s for p in planned[:2]] == [(1.0, 1.5), (1.0, 1.5)]
+    odd = planned[2].config
+    assert odd.bad_answers == {"POWR": "out_of_spec", "LAMP": "truncated", "INF1": "non_ascii", "SNUM": "garbage",
+                               "FILT": "none"}
+    assert odd.stray_lines == {"*": ["notify_powr", "notify_lkup", "late", "echo"], "ERST": ["notify_erst"]}
+
+
+async def test_misbehaving_projector_from_a_fleet_file_still_gets_a_status(tmp_path):
+    planned = load_fleet_file(write(tmp_path, MISBEHAVING))
+    async with EmulatedFleet([planned[2].config]) as fleet:
+        emu = fleet[0]
+        poller = PJLinkPoller("odd", PJLinkTarget("127.0.0.1", emu.port), reply_timeout=1, min_reply_timeout=0.2)
+        status = await poller.poll()
+    assert status.availability == Availability.online
+    assert status.power == Power.unknown and status.lamps == [] and status.filter_hours is None
+    assert status.identity.manufacturer is None and status.identity.serial is None
+    assert status.faults.active() == {} and status.identity.model == "EMU-1000"
+    for text in ("POWR unreadable", "LAMP unreadable", "INF1 unreadable", "SNUM unreadable", "no reply to FILT"):
+        assert text in status.detail
+    assert poller.stray_lines > 0 and poller.notifications > 0
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("projectors:\n  - {bad_answers: {POWR: broken}}\n", "bad_answers"),
+        ("projectors:\n  - {bad_answers: {POWER: garbage}}\n", "not a PJLink command"),
+        ("projectors:\n  - {stray_lines: {POWR: [shout]}}\n", "stray_lines"),
+    ],
+)
+def test_bad_misbehaviour_options_name_the_problem(tmp_path, text, message):
+    with pytest.raises(FleetFileError, match=message):
+        load_fleet_file(write(tmp_path, text))

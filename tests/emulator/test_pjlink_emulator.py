@@ -254,3 +254,44 @@ async def test_five_hundred_projectors_in_one_process():
 
         serials = await asyncio.gather(*(ask(e.port) for e in fleet))
         assert serials == [e.config.serial for e in fleet]
+
+
+async def test_bad_answers_on_the_wire(emulator):
+    emu = await emulator(power="on", bad_answers={"POWR": "out_of_spec", "ERST": "truncated", "NAME": "non_ascii",
+                                                  "INF1": "garbage", "LAMP": "none", "inf2": "out_of_spec"})
+    raw = await Raw.open(emu.port)
+    await raw.read_until_cr()
+    assert await raw.ask(b"%1POWR ?\r") == b"%1POWR=7\r"
+    assert await raw.ask(b"%1AVMT 31\r") == b"%1AVMT=OK\r"  # only queries are spoiled
+    assert await raw.ask(b"%1ERST ?\r") == b"%1ERST\r"
+    assert await raw.ask(b"%1NAME ?\r") == b"%1NAME=Projector\xe9\r"
+    assert await raw.ask(b"%1INF1 ?\r") == b"#?! \x7fgarbage\r"
+    assert await raw.ask(b"%1INF2 ?\r") == b"%1INF2=" + b"X" * 140 + b"\r"  # over the 128 bytes allowed
+    raw.writer.write(b"%1LAMP ?\r%1CLSS ?\r")
+    assert await raw.read_until_cr() == b"%1CLSS=1\r"  # LAMP is never answered
+    await raw.close()
+
+
+async def test_stray_lines_on_the_wire(emulator):
+    every = ["notify_lkup", "notify_powr", "notify_erst", "notify_inpt", "late", "echo"]
+    emu = await emulator(pjlink_class=2, power="on", mac="00:26:ab:00:00:07", stray_lines={"ERST": every})
+    raw = await Raw.open(emu.port)
+    await raw.read_until_cr()
+    assert await raw.ask(b"%1POWR ?\r") == b"%1POWR=1\r"  # nothing stray for POWR
+    raw.writer.write(b"%1ERST ?\r")
+    lines = [await raw.read_until_cr() for _ in range(7)]
+    assert lines == [b"%2LKUP=00:26:ab:00:00:07\r", b"%2POWR=1\r", b"%2ERST=000000\r", b"%2INPT=31\r",
+                     b"%1POWR=1\r",  # a late answer to the previous question
+                     b"%1ERST ?\r",  # the request echoed
+                     b"%1ERST=000000\r"]
+    assert emu.commands_received == 2  # the late answer is not counted as a question
+    await raw.close()
+
+
+async def test_per_answer_delay_range(emulator):
+    emu = await emulator(reply_delay_s=(0.2, 0.3), seed=5)
+    async with PJLinkSession("127.0.0.1", emu.port, reply_timeout=2.0) as s:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await s.query("POWR")
+        assert 0.19 < loop.time() - t0 < 0.6
