@@ -10,7 +10,6 @@ future, instead of a traceback.
 from __future__ import annotations
 
 import re
-from importlib import metadata
 
 EXTRA = "controller"
 INSTALL_HINT = "pip install 'avfleet[controller]'"
@@ -29,6 +28,8 @@ def _normalized(name: str) -> str:
 
 def controller_modules() -> frozenset[str]:
     """Top-level import names that belong to the controller extra."""
+    from importlib import metadata  # only on the error path: it costs a noticeable part of start-up
+
     names = set(KNOWN_MODULES)
     try:
         requirements = metadata.requires("avfleet") or []

@@ -31,12 +31,12 @@ def build_app() -> typer.Typer:
 
 
 def main() -> None:
-    from avfleet.cli.extras import missing_extra_message
-
     try:
         build_app()()
     except ModuleNotFoundError as exc:
         # A controller command run on a lean install (the Pi's): one line naming the extra, exit 2.
+        from avfleet.cli.extras import missing_extra_message
+
         message = missing_extra_message(exc)
         if message is None:
             raise
