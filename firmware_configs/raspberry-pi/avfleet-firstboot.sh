@@ -2,6 +2,8 @@
 # First-boot installation of the avfleet agent on a Raspberry Pi (run as root, once; idempotent).
 # Called by user-data.yaml (cloud-init), or by hand on an image without cloud-init:
 #   sudo sh avfleet-firstboot.sh [PIP-SPEC]        PIP-SPEC defaults to "avfleet" (a wheel path works too)
+# The Pi gets the bare distribution, the lean agent: never "avfleet[controller]", whose web, database
+# and broker packages only the central controller needs (docs/raspberry-pi.md, docs/benchmarks.md).
 # Expects /etc/avfleet/agent.yaml and /etc/avfleet/credentials/* (see docs/raspberry-pi.md).
 set -eu
 SPEC="${1:-avfleet}"
@@ -14,6 +16,9 @@ fi
 [ -x "$PREFIX/venv/bin/python" ] || python3 -m venv "$PREFIX/venv"
 "$PREFIX/venv/bin/pip" install -q --upgrade pip
 "$PREFIX/venv/bin/pip" install -q --upgrade "$SPEC"
+case "$SPEC" in
+    *\[*) echo "avfleet-firstboot: note: $SPEC asks for extras; the agent needs none of them" >&2 ;;
+esac
 
 install -d -m 0755 /etc/avfleet
 install -d -m 0700 /etc/avfleet/credentials
