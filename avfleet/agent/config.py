@@ -280,8 +280,21 @@ class DiscoveryConfig(_Strict):
         return values
 
 
+def default_state_dir(environ: dict[str, str] | os._Environ[str]) -> Path:
+    """Where an agent run outside systemd keeps its state: $XDG_STATE_HOME/avfleet, else
+    ~/.local/state/avfleet (the XDG Base Directory default; a relative XDG_STATE_HOME is ignored, as
+    the specification says)."""
+    xdg = environ.get("XDG_STATE_HOME", "")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "avfleet"
+    home = environ.get("HOME")
+    return (Path(home) if home else Path.home()) / ".local" / "state" / "avfleet"
+
+
 class OutboxConfig(_Strict):
-    path: Path | None = None  # default: $STATE_DIRECTORY/outbox.sqlite, else ./avfleet-<agent_id>.outbox.sqlite
+    # default: $STATE_DIRECTORY/outbox.sqlite (systemd), else $XDG_STATE_HOME/avfleet/outbox-<agent_id>.sqlite,
+    # else ~/.local/state/avfleet/outbox-<agent_id>.sqlite; never the current directory
+    path: Path | None = None
     max_messages: int = Field(100_000, ge=10)  # bound; the oldest are dropped (and counted) beyond it
     commit_interval_s: float = Field(1.0, gt=0, le=60)  # batched commits spare the SD card
     commit_batch: int = Field(500, ge=1)
@@ -353,9 +366,10 @@ class AgentConfig(_Strict):
                 path = self._source.parent / path
             return path
         state_dir = os.environ.get("STATE_DIRECTORY")
-        if state_dir:
+        if state_dir:  # systemd's StateDirectory= of this unit: the agent has it to itself
             return Path(state_dir.split(":")[0]) / "outbox.sqlite"
-        return Path(f"avfleet-{self.agent_id}.outbox.sqlite")
+        # Never the current directory (a `cd` must not lose or fork the outbox and its seq).
+        return default_state_dir(os.environ) / f"outbox-{self.agent_id}.sqlite"
 
     def device(self, device_id: str) -> DeviceConfig | None:
         return next((d for d in self.devices if d.id == device_id), None)

@@ -211,3 +211,119 @@ async def test_unusable_outbox_exits_1_with_a_clear_message(tmp_path: Path) -> N
     _out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1
     assert "agent could not start: cannot open outbox" in err.decode() and "Traceback" not in err.decode()
+
+
+# ---- hostile or broken input (issue 9.9): one exact line each, exit 2 -----------------------------
+
+_BOMB = "".join(
+    f"{name}: &{name} [{', '.join([f'*{prev}'] * 10 if prev else ['lol'] * 10)}]\n"
+    for prev, name in zip(["", "l1", "l2", "l3", "l4"], ["l1", "l2", "l3", "l4", "l5"], strict=True)
+)
+HOSTILE: dict[str, tuple[str, str]] = {
+    # name: (text after GOOD_HEAD, exact message after "PATH:")
+    "alias-bomb": (_BOMB, "10: (yaml): more than 100000 values once aliases are expanded (an alias bomb?); refused"),
+    "deep-flow": ("polling: " + "[" * 5000 + "]" * 5000 + "\n", "6: (yaml): nested deeper than 32 levels; refused"),
+    "deep-block": ("".join("  " * i + f"k{i}:\n" for i in range(40)) + "  " * 40 + "v\n",
+                   "38: (yaml): nested deeper than 32 levels; refused"),
+    "nan": ("polling: {interval_s: .nan}\n", "6: polling.interval_s: nan is not a finite number"),
+    "inf": ("polling:\n  heartbeat_s: -.inf\n", "7: polling.heartbeat_s: -inf is not a finite number"),
+    "url-trailing-garbage": ("devices:\n  - {id: p, url: 'pjlink://10.0.0.1:4352/x'}\n",
+                             "7: devices[0]: url: pjlink://10.0.0.1:4352: unexpected text after the host and port "
+                             "('/x')"),
+    "url-bad-port": ("devices:\n  - {id: p, url: 'pjlink://10.0.0.1:43x52'}\n",
+                     "7: devices[0]: url: pjlink://10.0.0.1: the port is not a number between 1 and 65535"),
+    "url-bad-percent": ("devices:\n  - {id: p, url: 'pjlink://:pw%zz@10.0.0.1'}\n",
+                        "7: devices[0]: url: pjlink://***@10.0.0.1: bad percent-encoding in the password "
+                        "(% takes two hex digits)"),
+    "misspelt-with-suggestion": ("polling: {intervall_s: 5}\n",
+                                 "6: polling.intervall_s: unknown key (did you mean 'interval_s'?)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_input_is_one_exact_error(name: str) -> None:
+    text, message = HOSTILE[name]
+    with pytest.raises(ConfigError) as info:
+        parse_config_text(GOOD_HEAD.replace("PORT", "1883") + text, source="agent.yaml")
+    assert str(info.value) == f"agent.yaml:{message}"
+
+
+def test_all_problems_are_reported_not_only_the_first() -> None:
+    text = GOOD_HEAD.replace("PORT", "1883") + "polling: {interval_s: -1, jiter: 0.2}\nhealth: {interval_s: x}\n"
+    with pytest.raises(ConfigError) as info:
+        parse_config_text(text, source="agent.yaml")
+    assert str(info.value).splitlines() == [
+        "agent.yaml:6: polling.interval_s: Input should be greater than 0",
+        "agent.yaml:6: polling.jiter: unknown key (did you mean 'jitter'?)",
+        "agent.yaml:7: health.interval_s: Input should be a valid number, unable to parse string as a number",
+    ]
+
+
+@pytest.mark.timeout(120)
+async def test_hostile_files_exit_2_with_one_line(tmp_path: Path) -> None:
+    async def run(name: str) -> tuple[str, int, str, str]:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(GOOD_HEAD.replace("PORT", "1883") + HOSTILE[name][0])
+        proc = await asyncio.create_subprocess_exec(
+            *avfleet_command(), "agent", "--config", str(path), "--check-config",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        return str(path), proc.returncode, out.decode(), err.decode()
+
+    names = ["alias-bomb", "deep-flow", "nan", "url-trailing-garbage"]
+    for name, (path, code, out, err) in zip(names, await asyncio.gather(*(run(n) for n in names)), strict=True):
+        assert (code, out) == (2, ""), (name, err)
+        assert err.splitlines() == [f"config error: {path}:{HOSTILE[name][1]}"], name
+
+
+# ---- the default outbox path (issue 8.8) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"STATE_DIRECTORY": "/var/lib/avfleet-agent:/var/lib/other", "XDG_STATE_HOME": "/x", "HOME": "/h"},
+         "/var/lib/avfleet-agent/outbox.sqlite"),
+        ({"XDG_STATE_HOME": "/srv/state", "HOME": "/h"}, "/srv/state/avfleet/outbox-jkpg-ekhagen-a12.sqlite"),
+        ({"XDG_STATE_HOME": "relative/dir", "HOME": "/h"}, "/h/.local/state/avfleet/outbox-jkpg-ekhagen-a12.sqlite"),
+        ({"HOME": "/h"}, "/h/.local/state/avfleet/outbox-jkpg-ekhagen-a12.sqlite"),
+    ],
+    ids=["systemd", "xdg", "xdg-relative-ignored", "home"],
+)
+def test_default_outbox_is_never_the_current_directory(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], expected: str
+) -> None:
+    for name in ("STATE_DIRECTORY", "XDG_STATE_HOME", "HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert parse_config_text(MINIMAL).outbox_path() == Path(expected)
+
+
+async def test_check_config_prints_the_outbox_path_it_will_use(tmp_path: Path) -> None:
+    import os
+
+    path = tmp_path / "ok.yaml"
+    path.write_text(MINIMAL)
+    base = {k: v for k, v in os.environ.items() if k not in ("STATE_DIRECTORY", "XDG_STATE_HOME")}
+    cases = {
+        "systemd": ({"STATE_DIRECTORY": str(tmp_path / "sd")}, tmp_path / "sd" / "outbox.sqlite"),
+        "xdg": ({"XDG_STATE_HOME": str(tmp_path / "xdg")}, tmp_path / "xdg/avfleet/outbox-jkpg-ekhagen-a12.sqlite"),
+        "home": ({"HOME": str(tmp_path / "home")},
+                 tmp_path / "home/.local/state/avfleet/outbox-jkpg-ekhagen-a12.sqlite"),
+    }
+
+    async def run(extra: dict[str, str]) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            *avfleet_command(), "agent", "--config", str(path), "--check-config", env={**base, **extra},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        return proc.returncode, out.decode() + err.decode()
+
+    results = await asyncio.gather(*(run(extra) for extra, _ in cases.values()))
+    for (name, (_extra, expected)), (code, out) in zip(cases.items(), results, strict=True):
+        assert code == 0, (name, out)
+        assert f"outbox {expected})" in out, (name, out)
+    assert not list(tmp_path.rglob("*.sqlite*")), "--check-config created an outbox"
