@@ -30,7 +30,14 @@ from pydantic import (
     model_validator,
 )
 
-from avfleet.protocols.device_url import DeviceTarget, DeviceUrlError, PJLinkTarget, SnmpTarget, parse_device_url
+from avfleet.protocols.device_url import (
+    DeviceTarget,
+    DeviceUrlError,
+    PJLinkTarget,
+    SnmpTarget,
+    check_community,
+    parse_device_url,
+)
 from avfleet.protocols.mqtt.payloads import AgentId, ConfiguredDevice, DeviceId, Site
 from avfleet.protocols.status import Kind
 from avfleet.yamlcheck import YamlCheckError, YamlProblem, load_yaml, plain, read_yaml_file, validation_problems
@@ -225,6 +232,10 @@ class DeviceConfig(_Strict):
             if password is not None:
                 if target.v3 is not None:
                     raise ValueError("an SNMPv3 device takes auth_key/priv_key, not password (community)")
+                try:
+                    check_community(password, "password_file/_env")
+                except DeviceUrlError as exc:
+                    raise ValueError(str(exc)) from None
                 target = dataclasses.replace(target, community=password)
             if (auth_key or priv_key) and target.v3 is None:  # pragma: no cover - the parser refuses this first
                 raise ValueError("auth_key/priv_key need an SNMPv3 url (snmp://USER@HOST?auth=SHA&priv=AES)")

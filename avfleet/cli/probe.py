@@ -1,8 +1,9 @@
 """`avfleet probe URL [--json] [--timeout S]`: poll one device once and print its normalized status.
 
-Exit status: 0 online; 1 unreachable; 2 bad URL; 3 authentication failed; 4 answered but not
-understood (error). The run never lasts longer than HARD_DEADLINE_S, whatever the device does: the
-poll runs under a deadline, and a watchdog thread ends the process should the loop itself hang.
+Exit status: 0 online; 1 unreachable; 2 bad URL or unknown profile (one line, never a traceback);
+3 authentication failed; 4 answered but not understood (error). The run never lasts longer than
+HARD_DEADLINE_S, whatever the device does: the poll runs under a deadline, and a watchdog thread
+ends the process should the loop itself hang.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ import typer
 HARD_DEADLINE_S = 15.0
 EXIT_CODES = {"online": 0, "unreachable": 1, "auth_failed": 3, "error": 4}
 EXIT_BAD_URL = 2
+
+
+class ProbeInputError(Exception):
+    """What the user asked for cannot be polled (an unknown profile, unusable profile files)."""
 
 
 def register(app: typer.Typer) -> None:
@@ -36,7 +41,11 @@ def probe(
     except DeviceUrlError as exc:
         typer.echo(f"avfleet probe: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_URL) from None
-    status, reason = _run(target, timeout)
+    try:
+        status, reason = _run(target, timeout)
+    except ProbeInputError as exc:
+        typer.echo(f"avfleet probe: {target.redacted()}: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_URL) from None
     _report(status, reason, json_output, target.redacted())
     raise typer.Exit(EXIT_CODES.get(status.availability.value, 1))
 
@@ -86,7 +95,12 @@ async def _poll(target: Any, timeout: float | None, device_id: str) -> tuple[Any
         }
     else:
         options = {"timeout": timeout} if timeout else {}
-    poller = make_poller(device_id, target, **options)
+    from avfleet.profiles.library import ProfileError, UnknownProfile
+
+    try:
+        poller = make_poller(device_id, target, **options)
+    except (UnknownProfile, ProfileError) as exc:  # the URL's ?profile= or the profile files themselves
+        raise ProbeInputError(str(exc).splitlines()[0]) from None
     try:
         async with asyncio.timeout(HARD_DEADLINE_S - 0.5):
             status = await poller.poll()

@@ -151,6 +151,20 @@ def _port_or_none(parts) -> int | None:
         return None
 
 
+def check_community(value: str, where: str = "community") -> None:
+    """An SNMP community or v3 user name must be sendable: pysnmp sends it as Latin-1 octets, so a
+    character beyond U+00FF (or a NUL) would fail deep inside a request; refuse it here instead."""
+    try:
+        encoded = value.encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise DeviceUrlError(
+            f"{where}: the community or user name holds {value[exc.start]!r}, which SNMP cannot send "
+            "(only characters up to U+00FF)"
+        ) from None
+    if not encoded or b"\x00" in encoded:
+        raise DeviceUrlError(f"{where}: the community or user name is empty or holds a NUL")
+
+
 def parse_device_url(url: str, profile: str | None = None) -> DeviceTarget:
     """Parse a device URL. `profile` (from a config file) wins over `?profile=` in the URL."""
     url = url.strip()
@@ -195,6 +209,8 @@ def _parse_snmp(url: str, parts, profile: str | None) -> SnmpTarget:
     chosen_profile = profile or query.get("profile") or None
     port = _port(parts, SNMP_PORT, url)
     user = _decode(parts.username, "community or user name", url) if parts.username else None
+    if user is not None:
+        check_community(user, _safe(url))
     if parts.password:
         raise DeviceUrlError(f"{_safe(url)}: SNMP URLs take COMMUNITY@ or USER@, not USER:PASSWORD@")
     is_v3 = any(k in query for k in ("auth", "auth_key", "priv", "priv_key"))

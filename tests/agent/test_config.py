@@ -327,3 +327,11 @@ async def test_check_config_prints_the_outbox_path_it_will_use(tmp_path: Path) -
         assert code == 0, (name, out)
         assert f"outbox {expected})" in out, (name, out)
     assert not list(tmp_path.rglob("*.sqlite*")), "--check-config created an outbox"
+
+
+def test_a_community_snmp_cannot_send_is_refused_at_load() -> None:
+    text = GOOD_HEAD.replace("PORT", "1883") + "devices:\n  - {id: d, url: 'snmp://10.0.0.2', password_env: C}\n"
+    with pytest.raises(ConfigError) as info:
+        parse_config_text(text, source="agent.yaml", environ={"C": "pub€"})
+    assert str(info.value) == ("agent.yaml:7: devices[0]: password_file/_env: the community or user name holds '€', "
+                               "which SNMP cannot send (only characters up to U+00FF)")
