@@ -11,12 +11,16 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from avfleet.controller.db import create_db_engine
-from avfleet.controller.migrate import current_revision, upgrade
+from avfleet.controller.migrate import alembic_config, current_revision, upgrade
 from avfleet.controller.models import metadata
 from tests.controller.conftest import create_pg_database, drop_pg_database, pg_available
 from tests.support.components import missing
+
+# The newest revision of the chain (0001 initial, 0002 leases, ...): an upgrade must reach it.
+HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -38,7 +42,7 @@ def test_upgrade_of_an_empty_database_matches_the_models(empty_url: str) -> None
     try:
         assert current_revision(engine) is None
         upgrade(engine)
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == HEAD
         with engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata())
             tables = set(sa.inspect(conn).get_table_names())
@@ -46,7 +50,7 @@ def test_upgrade_of_an_empty_database_matches_the_models(empty_url: str) -> None
         assert {"agents", "devices", "device_history", "received_messages", "inventory_records",
                 "commands"} <= tables
         upgrade(engine)  # a second run is a no-op
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == HEAD
     finally:
         engine.dispose()
 
@@ -67,7 +71,7 @@ def test_db_upgrade_command(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "database at revision 0001" in proc.stdout
+    assert f"database at revision {HEAD}" in proc.stdout
     engine = create_db_engine(f"sqlite:///{db}")
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == HEAD
     engine.dispose()
