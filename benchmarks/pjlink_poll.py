@@ -92,6 +92,7 @@ async def poll_cycles(ports: list[int], cycles: int, slow: set[int], deadline: f
     ]
     times, fast_times = [], []
     counts: dict[str, int] = {}
+    first: dict[str, int] = {}
     cpu0 = time.process_time()
     for _ in range(cycles):
         t0 = time.perf_counter()
@@ -109,8 +110,11 @@ async def poll_cycles(ports: list[int], cycles: int, slow: set[int], deadline: f
             "slow_full": sum(full[i] for i in slow),
             "slow_partial": sum(partial[i] for i in slow),
         }
+        # A slow unit cut by the deadline asks the identity questions it missed in the next polls, so
+        # the first cycle shows the partial statuses and later ones how they fill up.
+        first = first or {"first_full": counts["full"], "first_partial": counts["partial"]}
     cpu = time.process_time() - cpu0
-    return {"times": times, "fast_times": fast_times, "cpu": cpu, "polls": len(pollers) * cycles, **counts}
+    return {"times": times, "fast_times": fast_times, "cpu": cpu, "polls": len(pollers) * cycles, **counts, **first}
 
 
 def pypjlink_sequential(ports: list[int]) -> tuple[float, int]:
@@ -188,6 +192,7 @@ def main() -> None:
         f"pjlink_poll devices={len(ports)} slow={len(slow)} deadline_s={args.deadline:g} cycles={args.cycles}"
         f" cycle_s_median={median:.3f} cycle_s_max={max(times):.3f} fast_cycle_s_median={fast_median:.3f}"
         f" cpu_s_per_poll={r['cpu'] / r['polls']:.5f} peak_rss_mb={rss_mb:.0f}"
+        f" cycle1_full={r['first_full']} cycle1_partial={r['first_partial']}"
         f" online_full={r['full']}/{len(ports)} online_partial={r['partial']}"
         f" partial_with_power={r['partial_with_power']} not_online={r['not_online']}"
         f" slow_full={r['slow_full']} slow_partial={r['slow_partial']}"
