@@ -83,6 +83,7 @@ class MqttLink:
         self._stopping = threading.Event()
         self._client: mqtt.Client | None = None  # the connected client, asyncio side
         self._epoch = 0
+        self._will_seq: int | None = None  # the seq of the current connection's Last Will
         self._inflight: dict[int, int] = {}  # mid → seq
         self._sent: set[int] = set()  # seqs published on this connection past the cursor
         self._cursor = 0
@@ -264,7 +265,7 @@ class MqttLink:
         status_seq = self.send(
             topics.status_topic(self.agent_id),
             lambda s, ts: StatusMessage(agent_id=self.agent_id, seq=s, ts=ts, state=AgentState.online,
-                                        boot_id=self.boot_id),
+                                        boot_id=self.boot_id, will_seq=self._will_seq),
             retain=True,
             supersede="status",
         )
@@ -380,7 +381,7 @@ class MqttLink:
                 keyfile=str(tls.key) if tls and tls.key else None,
                 tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
-        will_seq = self.outbox.reserve_seq()
+        will_seq = self._will_seq = self.outbox.reserve_seq()
         will = StatusMessage(agent_id=self.agent_id, seq=will_seq, epoch=self.outbox.epoch, ts=utc_now(),
                              state=AgentState.lost, boot_id=self.boot_id)
         will_body = will.model_dump_json().encode()

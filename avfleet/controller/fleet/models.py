@@ -44,6 +44,8 @@ class AgentDetailBase(AgentBase):
     """Agent columns only one agent's detail shows (schemas.AgentDetail)."""
 
     boot_id: str | None = Field(default=None, max_length=64)
+    # "epoch:seq" of the Last Will of the agent's current connection (from its online status).
+    will_key: str | None = Field(default=None, max_length=64)
     configured_devices: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON)
 
 

@@ -202,11 +202,19 @@ class FleetService:
             values: dict[str, Any] = {"state": m.state.value, "state_ts": m.ts, "changed_at": now}
             if m.boot_id:
                 values["boot_id"] = m.boot_id
+            if m.state.value == "online":
+                values["will_key"] = None if m.will_seq is None else f"{m.epoch}:{m.will_seq}"
             conn.execute(
                 AGENTS.update()
                 .where(c.agent_id == m.agent_id, sa.or_(c.state_ts.is_(None), c.state_ts < m.ts))
                 .values(**values)
             )
+        for m in statuses:
+            if m.state.value == "lost":
+                # The Will of the current connection: its ts is the connect time, older than the online
+                # status it follows, so it is matched by its seq (one-shot) instead of ordered by time.
+                conn.execute(AGENTS.update().where(c.agent_id == m.agent_id, c.will_key == f"{m.epoch}:{m.seq}")
+                             .values(state="lost", will_key=None, changed_at=now))
 
     def _health(self, conn: Connection, health: list[HealthMessage]) -> None:
         c = AGENTS.c

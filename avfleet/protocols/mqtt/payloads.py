@@ -6,14 +6,15 @@ Every agent message is one flat JSON object: the envelope fields (`v`, `agent_id
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo
 
 from avfleet.protocols.mqtt.topics import ID_PATTERN, ParsedTopic, TopicKind
-from avfleet.protocols.status import DeviceStatus, Kind, Protocol
+from avfleet.protocols.status import DeviceStatus, Identity, Kind, Lamp, Outlet, Protocol, utc_now
 
 SCHEMA_VERSION = 1
 LEGACY_EPOCH = "0"  # the epoch of messages that carry none
@@ -22,9 +23,52 @@ EPOCH_PATTERN = "^[0-9a-f]{1,32}$"
 AgentId = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
 DeviceId = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
 
+# Bounds of free text on the wire (docs/mqtt.md "Strict payloads"), no longer than the controller's
+# columns, so a received payload always fits the database (PostgreSQL refuses a longer VARCHAR).
+DETAIL_MAX = 512  # detail of a state, event or command result
+NAME_MAX = 128  # site names, identity fields, agent version
+HOST_MAX = 255
+SHORT_MAX = 64  # boot_id, event component, profile name
+INPUT_MAX = 32  # a device input ("31", "HDMI1")
+MAC_MAX = 32
+COUNT_MAX = 2**31 - 1  # lamp and filter hours, outlet index: fit any INTEGER column
+
+
+def _clip_when_built(limit: int) -> BeforeValidator:
+    def clip(value: Any, info: ValidationInfo) -> Any:
+        # The agent building a message cuts what a device said to the bound, so reporting never
+        # fails; a payload received as JSON must already respect it and is refused otherwise.
+        if info.mode == "python" and isinstance(value, str) and len(value) > limit:
+            return value[: limit - 1] + "…"
+        return value
+
+    return BeforeValidator(clip)
+
+
+def _text(limit: int) -> Any:
+    return Annotated[str, Field(max_length=limit), _clip_when_built(limit)]
+
+
+def _in_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("a timestamp needs a timezone (UTC, e.g. 2026-01-05T07:00:00Z)")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("a timestamp outside the years 1-9999 in UTC") from None
+
+
+# Every timestamp of the contract: aware, handed on in UTC (a naive one would be read in local time).
+Timestamp = Annotated[datetime, AfterValidator(_in_utc)]
+DetailText = _text(DETAIL_MAX)
+NameText = _text(NAME_MAX)
+HostText = _text(HOST_MAX)
+ShortText = _text(SHORT_MAX)
+
 
 class Envelope(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # allow_inf_nan: NaN and Infinity are not JSON, and PostgreSQL's jsonb refuses them.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     v: Literal[1] = SCHEMA_VERSION
     agent_id: AgentId
@@ -32,7 +76,7 @@ class Envelope(BaseModel):
     # The outbox's random id: `seq` counts within one epoch, so a reinstalled agent (new outbox, seq
     # from 1 again) is a new epoch and not a run of duplicates. Absent (agents before the epoch) = LEGACY_EPOCH.
     epoch: str = Field(default=LEGACY_EPOCH, pattern=EPOCH_PATTERN)
-    ts: datetime
+    ts: Timestamp
     replayed: bool = False
 
 
@@ -44,15 +88,18 @@ class AgentState(StrEnum):
 
 class StatusMessage(Envelope):
     state: AgentState
-    boot_id: str | None = None
+    boot_id: ShortText | None = None
+    # On `online`: the seq of this connection's Last Will, so the controller knows which Will (whose
+    # ts is the connect time, older than this message) means this connection died (docs/mqtt.md).
+    will_seq: int | None = Field(default=None, ge=0, lt=2**63)
 
 
 class Site(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    municipality: str
-    school: str
-    room: str | None = None
+    municipality: NameText
+    school: NameText
+    room: NameText | None = None
 
 
 class ConfiguredDevice(BaseModel):
@@ -63,21 +110,51 @@ class ConfiguredDevice(BaseModel):
     id: DeviceId
     protocol: Protocol
     kind: Kind | None = None
-    host: str
-    port: int | None = None
-    profile: str | None = None
+    host: HostText
+    port: int | None = Field(default=None, ge=0, le=65535)
+    profile: ShortText | None = None
 
 
 class BirthMessage(Envelope):
-    agent_version: str
-    host: str
+    agent_version: ShortText
+    host: HostText
     site: Site
     devices: list[ConfiguredDevice]
-    boot_id: str | None = None
+    boot_id: ShortText | None = None
+
+
+# The status's nested parts with the wire's bounds (protocols/status.py stays the poller's type).
+class WireLamp(Lamp):
+    hours: int = Field(ge=0, le=COUNT_MAX)
+
+
+class WireOutlet(Outlet):
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    index: int = Field(ge=0, le=COUNT_MAX)
+    name: NameText | None = None
+
+
+class WireIdentity(Identity):
+    manufacturer: NameText | None = None
+    model: NameText | None = None
+    serial: NameText | None = None
+    firmware: NameText | None = None
+    name: NameText | None = None
+    mac: _text(MAC_MAX) | None = None  # type: ignore[valid-type]
+    pjlink_class: _text(8) | None = None  # type: ignore[valid-type]
 
 
 class StateMessage(Envelope, DeviceStatus):
     """The normalized device status, with the envelope beside its fields."""
+
+    lamps: list[WireLamp] = Field(default_factory=list)
+    filter_hours: int | None = Field(default=None, ge=0, le=COUNT_MAX)
+    input: _text(INPUT_MAX) | None = None  # type: ignore[valid-type]
+    outlets: list[WireOutlet] = Field(default_factory=list)
+    identity: WireIdentity = Field(default_factory=WireIdentity)
+    observed_at: Timestamp = Field(default_factory=utc_now)
+    detail: DetailText | None = None
 
     def status(self) -> DeviceStatus:
         return DeviceStatus.model_validate(self.model_dump(exclude=set(Envelope.model_fields)))
@@ -95,11 +172,11 @@ class EventType(StrEnum):
 class EventMessage(Envelope):
     device_id: DeviceId
     event: EventType
-    component: str | None = None  # fault component or identity field
+    component: ShortText | None = None  # fault component or identity field
     old: Any = None
     new: Any = None
-    observed_at: datetime
-    detail: str | None = None
+    observed_at: Timestamp
+    detail: DetailText | None = None
 
 
 class HealthMessage(Envelope):
@@ -130,8 +207,8 @@ class Command(BaseModel):
     device_id: DeviceId | None = None
     action: Action
     args: dict[str, Any] = Field(default_factory=dict)
-    issued_at: datetime
-    expires_at: datetime
+    issued_at: Timestamp
+    expires_at: Timestamp
 
 
 class CommandStatus(StrEnum):
@@ -145,7 +222,7 @@ class CommandResult(Envelope):
     command_id: str = Field(min_length=1, max_length=64)
     device_id: DeviceId | None = None
     status: CommandStatus
-    detail: str | None = None
+    detail: DetailText | None = None
 
 
 AgentMessage = StatusMessage | BirthMessage | StateMessage | EventMessage | HealthMessage | CommandResult
@@ -160,6 +237,25 @@ _MODEL_BY_KIND: dict[TopicKind, type[Envelope]] = {
 }
 
 
+def _unstorable(value: Any, path: str) -> str | None:
+    """Where a NUL string or a non-finite number sits inside decoded JSON (no database stores them)."""
+    stack = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return where or "payload"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return where or "payload"
+        elif isinstance(item, dict):
+            stack.extend((f"{where}.{k}" if where else str(k), v) for k, v in item.items())
+            stack.extend((where, k) for k in item)
+        elif isinstance(item, list | tuple):
+            stack.extend((f"{where}.{i}" if where else str(i), v) for i, v in enumerate(item))
+    return None
+
+
 class PayloadError(ValueError):
     """A payload that does not satisfy the contract; `reason` is short enough to log."""
 
@@ -172,17 +268,26 @@ def parse_agent_message(topic: ParsedTopic, payload: bytes | str) -> AgentMessag
     """Validate an agent → controller payload against its topic.
 
     Raises PayloadError when the JSON is malformed, the kind has no model, or the payload speaks
-    for another agent or device than its topic names.
+    for another agent or device than its topic names. Strict: JSON types as declared (no "12" for
+    an integer, no 1 for true), aware timestamps, finite numbers, no NUL in any string, free text
+    within its bound (docs/mqtt.md).
     """
     model = _MODEL_BY_KIND.get(topic.kind)
     if model is None:
         raise PayloadError(f"{topic.kind} is not an agent → controller topic")
     try:
-        message = model.model_validate_json(payload)
+        message = model.model_validate_json(payload, strict=True)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
         raise PayloadError(f"invalid {topic.kind} payload: {where}: {first.get('msg')}") from None
+    raw = payload.encode() if isinstance(payload, str) else payload
+    # Cheap test first: a NUL can only arrive escaped, and most payloads have none.
+    if b"\\u0000" in raw and (where := _unstorable(message.model_dump(), "")) is not None:
+        raise PayloadError(f"invalid {topic.kind} payload: {where}: contains a NUL character")
+    if isinstance(message, EventMessage) and (
+            where := _unstorable({"old": message.old, "new": message.new}, "")) is not None:
+        raise PayloadError(f"invalid {topic.kind} payload: {where}: NaN, Infinity or a NUL character")
     if message.agent_id != topic.agent_id:
         raise PayloadError(
             f"payload agent_id {message.agent_id!r} differs from topic agent {topic.agent_id!r}"

@@ -261,3 +261,27 @@ def test_clean_stop_is_not_lost(fleet, engine):
     fleet.send(lambda f: status(A, f.next(A), "offline", at=f.t))
     service = TicketService(fleet.writer.settings)
     assert jobs.check_agents(engine, service, datetime.now(UTC) + timedelta(days=1)) == 0
+
+
+def _status(agent: str, seq: int, state_: str, at: float, **extra) -> tuple[str, bytes]:
+    import json
+
+    topic, body = status(agent, seq, state_, at=at)
+    return topic, json.dumps({**json.loads(body), **extra}).encode()
+
+
+def test_the_will_of_the_current_connection_marks_the_agent_lost(db_url, engine):
+    """A Will carries the connect time, older than the online status after it: matched by seq instead."""
+    from avfleet.controller.fleet.models import Agent
+
+    f = Fleet(settings_for(db_url), engine)
+    t = f.t
+    f.writer.write([_status(A, 11, "online", t + 1, will_seq=10)])  # connection 1, Will reserved as seq 10
+    f.writer.write([_status(A, 21, "online", t + 5, will_seq=20)])  # connection 2 (the first one dropped)
+    f.writer.write([_status(A, 10, "lost", t)])  # the first connection's Will arrives late: stale
+    a = Agent.__table__.c
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(a.state).where(a.agent_id == A)).scalar() == "online"
+    f.writer.write([_status(A, 20, "lost", t + 4)])  # the current connection's Will
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(a.state).where(a.agent_id == A)).scalar() == "lost"

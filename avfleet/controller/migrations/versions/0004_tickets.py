@@ -1,4 +1,4 @@
-"""tickets, their journal, and the notification outbox
+"""tickets, their journal, the notification outbox, and agents.will_key (which Will is the current one)
 
 Revision ID: 0004
 Revises: 0003
@@ -16,6 +16,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('agents', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('will_key', sa.String(length=64), nullable=True))
     op.create_table('notifications',
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('target', sa.String(length=500), nullable=False),
@@ -107,3 +109,5 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_notifications_next_attempt_at'), table_name='notifications')
     op.drop_index(op.f('ix_notifications_channel'), table_name='notifications')
     op.drop_table('notifications')
+    with op.batch_alter_table('agents', schema=None) as batch_op:
+        batch_op.drop_column('will_key')
