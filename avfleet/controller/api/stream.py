@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from avfleet.controller.api.context import ApiContext, get_context
 from avfleet.controller.fleet import queries
+from avfleet.controller.tickets.queries import ticket_changes
 
 HEARTBEAT_S = 15.0
 # Rows committed by a slower transaction may carry a changed_at a little behind the cursor.
@@ -41,13 +42,13 @@ async def change_events(request: Request, ctx: ApiContext, poll_s: float) -> Asy
     while not await request.is_disconnected():
         await asyncio.sleep(poll_s)
 
-        def fetch(since: datetime = cursor - OVERLAP) -> tuple[list[dict], list[dict]]:
+        def fetch(since: datetime = cursor - OVERLAP) -> tuple[list[dict], list[dict], list[dict]]:
             with ctx.engine.connect() as conn:
-                return queries.changes_since(conn, since)
+                return (*queries.changes_since(conn, since), ticket_changes(conn, since))
 
-        devices, agents = await run_in_threadpool(fetch)
+        devices, agents, tickets = await run_in_threadpool(fetch)
         out: list[str] = []
-        for kind, items, key in (("device", devices, "id"), ("agent", agents, "id")):
+        for kind, items, key in (("device", devices, "id"), ("agent", agents, "id"), ("ticket", tickets, "id")):
             for item in items:
                 ident = (kind, f"{item.get('agent_id', '')}/{item[key]}")
                 chunk = _event(kind, item)
@@ -72,7 +73,7 @@ async def change_events(request: Request, ctx: ApiContext, poll_s: float) -> Asy
 def build_router() -> APIRouter:
     router = APIRouter(tags=["stream"])
 
-    @router.get("/stream", summary="Live changes (text/event-stream): events `device` and `agent`",
+    @router.get("/stream", summary="Live changes (text/event-stream): events `device`, `agent` and `ticket`",
                 response_class=StreamingResponse)
     async def stream(request: Request, poll_ms: int = Query(1000, ge=100, le=10_000),
                      ctx: ApiContext = Depends(get_context)) -> StreamingResponse:
