@@ -4,7 +4,8 @@
 
 The ingest writes these with SQLAlchemy Core (`Model.__table__`) for speed; the API reads them.
 Each column is written once: the `...Base` classes hold the columns the API shows under their own
-names, and fleet/schemas.py derives the API bodies from them.
+names, and fleet/schemas.py derives the API bodies from them. A column the API does not show goes
+into the table class itself, never into a base (a base's columns are answered to every caller).
 """
 
 from __future__ import annotations
@@ -44,8 +45,6 @@ class AgentDetailBase(AgentBase):
     """Agent columns only one agent's detail shows (schemas.AgentDetail)."""
 
     boot_id: str | None = Field(default=None, max_length=64)
-    # "epoch:seq" of the Last Will of the agent's current connection (from its online status).
-    will_key: str | None = Field(default=None, max_length=64)
     configured_devices: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON)
 
 
@@ -54,6 +53,8 @@ class Agent(AgentDetailBase, table=True):
 
     agent_id: str = Field(primary_key=True, max_length=64)
     state_ts: datetime | None = Field(default=None, sa_type=UTCDateTime)  # envelope ts of the state message
+    # "epoch:seq" of the Last Will of the agent's current connection (from its online status).
+    will_key: str | None = Field(default=None, max_length=64)
     birth_ts: datetime | None = Field(default=None, sa_type=UTCDateTime)
     health_ts: datetime | None = Field(default=None, sa_type=UTCDateTime)
     first_seen: datetime = Field(sa_type=UTCDateTime)
