@@ -1,7 +1,9 @@
 """Commands from the controller: checked, run at most once, always answered.
 
 Order of checks for each message on the agent's `cmd` topic:
-1. not JSON or not a valid Command (unknown action, missing field) → `rejected`;
+1. not JSON, nested deeper than MAX_JSON_DEPTH (checked on the bytes before parsing: json.loads
+   would recurse and raise RecursionError on 200,000 brackets), or not a valid Command (unknown
+   action, missing field) → `rejected`, with the command_id when the top level still names one;
 2. a `command_id` seen before (persisted in the outbox database) → not run again; the first run's
    result is sent again, marked as a duplicate (nothing is sent while the first run is still going);
 3. expired (`expires_at` in the past) → `expired`; `issued_at` after `expires_at` → `rejected`;
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -34,6 +37,11 @@ from avfleet.protocols.status import Kind, Power
 log = logging.getLogger("avfleet.agent.commands")
 
 UNKNOWN_ID = "unknown"
+MAX_JSON_DEPTH = 16  # a command is {…, "args": {…}}: three levels; 16 leaves room and bounds the parse
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_PAIR = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*"((?:[^"\\]|\\.)*)"', re.DOTALL)
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_SQUARE = bytes.maketrans(b"{}", b"[]")  # for depth, an object is a bracket like an array
 _NOT_SAFE_TO_CUT = (Power.on, Power.warming, Power.cooling, Power.unknown)
 
 
@@ -75,10 +83,14 @@ class CommandHandler:
         """Called on the event loop for each message on the cmd topic; never raises."""
         try:
             command = self._parse(payload)
-        except CommandRejected as exc:
-            command_id, device_id = self._ids_from_raw(payload)
-            log.warning("rejected malformed command %s: %s", command_id, exc)
-            self._answer(command_id, device_id, CommandStatus.rejected, str(exc), record=False)
+        except Exception as exc:  # CommandRejected, or a surprise: either way the sender gets an answer
+            reason = str(exc) if isinstance(exc, CommandRejected) else f"unreadable command ({type(exc).__name__})"
+            try:
+                command_id, device_id = self._ids_from_raw(payload)
+            except Exception:
+                command_id, device_id = UNKNOWN_ID, None
+            log.warning("rejected malformed command %s: %s", command_id, reason)
+            self._answer(command_id, device_id, CommandStatus.rejected, reason, record=False)
             return
         task = asyncio.create_task(self._handle(command), name=f"cmd-{command.command_id}")
         self._tasks.add(task)
@@ -97,9 +109,12 @@ class CommandHandler:
 
     @staticmethod
     def _parse(payload: bytes) -> Command:
+        too_deep, _ = _scan_json(payload, MAX_JSON_DEPTH)
+        if too_deep:
+            raise CommandRejected(f"not a command: JSON nested deeper than {MAX_JSON_DEPTH} levels")
         try:
             data = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             raise CommandRejected(f"not JSON: {exc}") from None
         if not isinstance(data, dict):
             raise CommandRejected("a command is a JSON object")
@@ -112,10 +127,14 @@ class CommandHandler:
 
     @staticmethod
     def _ids_from_raw(payload: bytes) -> tuple[str, str | None]:
-        try:
-            data = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return UNKNOWN_ID, None
+        too_deep, top = _scan_json(payload, MAX_JSON_DEPTH)
+        if too_deep:
+            data: Any = top  # the top level's string members, read without parsing the deep part
+        else:
+            try:
+                data = json.loads(payload)
+            except (ValueError, RecursionError):
+                return UNKNOWN_ID, None
         if not isinstance(data, dict):
             return UNKNOWN_ID, None
         command_id = data.get("command_id")
@@ -238,6 +257,47 @@ class CommandHandler:
 
 class _Expired(Exception):
     pass
+
+
+def _scan_json(payload: bytes, max_depth: int) -> tuple[bool, dict[str, str]]:
+    """(nested deeper than max_depth?, the top-level object's string members) without recursion.
+
+    Strings are masked first (a bracket inside one does not count), so the depth walk sees brackets
+    only and stops at the first level too deep. An ordinary command has a handful of brackets and
+    takes the fast path. Top-level members are read only for a payload too deep to parse.
+    """
+    if payload.count(b"[") + payload.count(b"{") <= max_depth:
+        return False, {}
+    starts: set[int] = set()
+
+    def mask(match: re.Match[bytes]) -> bytes:
+        starts.add(match.start())
+        return b'"' + b"_" * (len(match.group(0)) - 2) + b'"'
+
+    masked = _STRING.sub(mask, payload)
+    # Peel innermost pairs: each pass is one level, at C speed; brackets left over after
+    # max_depth passes mean deeper nesting (or more unclosed brackets than any command needs).
+    brackets = masked.translate(_SQUARE, _NOT_BRACKET)
+    for _ in range(max_depth):
+        peeled = brackets.replace(b"[]", b"")
+        if peeled == brackets:
+            break
+        brackets = peeled
+    too_deep = b"[]" in brackets or brackets.count(b"[") > max_depth
+    top: dict[str, str] = {}
+    if too_deep:
+        for start in sorted(starts)[:64]:
+            match = _PAIR.match(payload, start)
+            if match is None:
+                continue
+            before = masked[:start]
+            if before.count(b"{") + before.count(b"[") - before.count(b"}") - before.count(b"]") != 1:
+                continue
+            try:
+                top.setdefault(json.loads(b'"' + match.group(1) + b'"'), json.loads(b'"' + match.group(2) + b'"'))
+            except ValueError:
+                continue
+    return too_deep, top
 
 
 def _check_args(action: Action, args: dict[str, Any]) -> None:

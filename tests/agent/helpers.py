@@ -70,7 +70,7 @@ class Recorder:
     def _on_message(self, _client, _ud, message) -> None:
         try:
             data = json.loads(message.payload)
-        except ValueError:
+        except (ValueError, RecursionError):  # a hostile test payload seen on the cmd topic
             data = {"_raw": message.payload.decode(errors="replace")}
         with self._lock:
             self.messages.append(Received(message.topic, data, bool(message.retain), bytes(message.payload)))

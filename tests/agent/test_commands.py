@@ -4,6 +4,7 @@ the agent runs them against emulated projectors (real PJLink bytes) and answers 
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,40 @@ async def test_malformed_or_unknown_commands_are_rejected(setup, payload, comman
     assert result.status == "rejected" and words.lower() in result.detail.lower()
     assert not agent.commands.executed
     assert all(e.power == PowerState.standby for name, e in emus.items())
+
+
+def _deep_command(command_id: str, depth: int) -> bytes:
+    """A command whose args hold `depth` nested arrays: json.loads alone would raise RecursionError."""
+    fields = {k: v for k, v in command(command_id, "pj-ok", "power_on").items() if k != "args"}
+    head = json.dumps({**fields, "args": {}})[:-3]  # args last; drop its '{}}'
+    return (head + '{"x": ' + "[" * depth + "]" * depth + "}}").encode()
+
+
+async def test_a_command_nested_200000_deep_is_rejected_and_the_agent_goes_on(setup) -> None:
+    agent, emus, recorder = setup
+    (deep,) = await send_and_wait(recorder, _deep_command("c-deep", 200_000), "c-deep")
+    assert (deep.status, deep.device_id, deep.detail) == (
+        "rejected", "pj-ok", "not a command: JSON nested deeper than 16 levels")
+    (bare,) = await send_and_wait(recorder, b"[" * 200_000 + b"]" * 200_000, "unknown")
+    assert (bare.status, bare.device_id, bare.detail) == (
+        "rejected", None, "not a command: JSON nested deeper than 16 levels")
+    assert not agent.commands.executed and emus["ok"].power == PowerState.standby
+    # The link and the handler survive: the next good command runs.
+    (good,) = await send_and_wait(recorder, command("c-after-deep", "pj-ok", "power_on"), "c-after-deep")
+    assert good.status == "done"
+
+
+def test_depth_bound_is_exact_and_ignores_brackets_in_strings() -> None:
+    from avfleet.agent.commands import MAX_JSON_DEPTH, CommandRejected
+
+    ok = {**command("c-ok", "pj-ok", "set_input"), "args": {"input": "[[[[" * 40}}
+    assert CommandHandler._parse(json.dumps(ok).encode()).args["input"] == "[[[[" * 40
+    # The command object and args are two levels; MAX_JSON_DEPTH - 2 more still parse, one more does not.
+    inner = MAX_JSON_DEPTH - 2
+    assert CommandHandler._parse(_deep_command("c-edge", inner)).command_id == "c-edge"
+    with pytest.raises(CommandRejected, match=f"nested deeper than {MAX_JSON_DEPTH} levels"):
+        CommandHandler._parse(_deep_command("c-over", inner + 1))
+    assert CommandHandler._ids_from_raw(_deep_command("c-over", 10_000)) == ("c-over", "pj-ok")
 
 
 async def test_repeated_command_id_runs_once(setup) -> None:
