@@ -35,6 +35,20 @@ class _SnapshotDict(dict):
         return list(super().items())
 
 
+class _PubackTimeoutFilter(logging.Filter):
+    """amqtt waits a fixed 5 s for a subscriber's PUBACK and then logs the delivery task's traceback at
+    ERROR. The controller acknowledges only after its database commit, which can take longer while
+    the demo starts: the message was sent all the same, so say that in one line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, TimeoutError) and "PUBACK" in str(exc):
+            record.msg, record.args = "a subscriber acknowledged late (%s); amqtt will not resend", (exc,)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 @contextlib.asynccontextmanager
 async def _amqtt(port: int) -> AsyncIterator[Any]:
     from amqtt.broker import Broker
@@ -86,6 +100,7 @@ class DemoBroker:
                     "(MQTT 3.1.1 only, no durable sessions; not for production)", why, self.url)
         for noisy in ("amqtt", "transitions"):  # amqtt logs every connection at INFO
             logging.getLogger(noisy).setLevel(logging.WARNING)
+        logging.getLogger("amqtt.broker").addFilter(_PubackTimeoutFilter())
         self._amqtt = LoopThread(lambda: _amqtt(self.port), name="amqtt", start_timeout=15, stop_timeout=10)
         try:
             self._amqtt.start()
