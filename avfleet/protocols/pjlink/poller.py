@@ -135,7 +135,9 @@ class PJLinkPoller:
     def __repr__(self) -> str:
         return f"PJLinkPoller({self.device_id!r}, {self.target.redacted()})"
 
-    def _session(self) -> PJLinkSession:
+    def _session(self, *, learned: bool = True) -> PJLinkSession:
+        """A session; `learned=False` waits the full reply_timeout for every answer (commands: a unit
+        may take longer to accept POWR 1 than to answer a query, and a cut-off command is ambiguous)."""
         t = self.target
         self.clock.ceiling = self.reply_timeout
         return PJLinkSession(
@@ -145,7 +147,7 @@ class PJLinkPoller:
             connect_timeout=self.connect_timeout,
             reply_timeout=self.reply_timeout,
             retries=self.retries,
-            clock=self.clock,
+            clock=self.clock if learned else AnswerClock(self.reply_timeout),
             on_notification=self.on_notification,
         )
 
@@ -344,7 +346,7 @@ class PJLinkPoller:
         """
         command, param, pjlink_class = self._command_for(action, args or {})
         async with self._lock:
-            session = self._session()
+            session = self._session(learned=False)
             try:
                 async with asyncio.timeout(self.poll_deadline):
                     await session.set(command, param, pjlink_class)

@@ -135,3 +135,13 @@ async def test_slow_projector_is_not_cut_off(projector):
     status = await poller.poll()
     assert status.availability == Availability.online and status.detail is None
     assert 0.6 < poller.clock.timeout() < 1.2  # about 3 x 0.3 s: a fast device's floor would cut it off
+
+
+async def test_commands_wait_the_full_reply_timeout_not_the_learned_one(projector):
+    emu = await projector(**CLASS2_ON)
+    poller = poller_for(emu, reply_timeout=2.0, min_reply_timeout=0.2)
+    await poller.poll()  # learns that answers come at once
+    assert poller.clock.timeout() == 0.2
+    emu.config.reply_delay_s = 0.5
+    await poller.execute("av_mute", {"on": True})  # 0.5 s is past the learned 0.2 s
+    assert emu.video_muted
