@@ -192,7 +192,9 @@ class PJLinkPoller:
             notes.append(f"no reply to {', '.join(run.missed)}")
         if cut:
             notes.append(f"poll deadline {self.poll_deadline:g} s passed at {run.asking}; the rest is unknown")
-        elif run.failure is not None and not isinstance(run.failure, PJLinkProtocolError | PJLinkNoReply):
+        elif isinstance(run.failure, PJLinkNoReply):
+            notes.append(f"stopped asking at {run.asking} after {_MISSES_BEFORE_GIVING_UP} missed answers in a row")
+        elif run.failure is not None:
             notes.append(f"stopped at {run.asking}: {run.failure}")
         out = dict(run.out)
         out.setdefault("lamps", list(self._last_lamps))

@@ -145,3 +145,11 @@ async def test_commands_wait_the_full_reply_timeout_not_the_learned_one(projecto
     emu.config.reply_delay_s = 0.5
     await poller.execute("av_mute", {"on": True})  # 0.5 s is past the learned 0.2 s
     assert emu.video_muted
+
+
+async def test_two_ignored_questions_in_a_row_end_the_poll_with_what_was_read(projector):
+    emu = await projector(**CLASS2_ON, bad_answers={"LAMP": "none", "CLSS": "none"})
+    status = await poller_for(emu, reply_timeout=0.5, min_reply_timeout=0.1).poll()
+    assert status.availability == Availability.online and status.power == Power.on
+    assert "no reply to LAMP, CLSS" in status.detail and "stopped asking at CLSS" in status.detail
+    assert "%2FILT" not in emu.commands and status.identity.manufacturer is None
