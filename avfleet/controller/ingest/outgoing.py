@@ -59,21 +59,40 @@ class OutgoingTracker:
         self._lock = threading.Lock()
         self._by_mid: dict[int, Outgoing] = {}
         self._on_undelivered = on_undelivered
+        self._generation = 0  # disconnects so far
+        self._early: dict[int, str | None] = {}  # PUBACKs that came before `sent` registered their mid
 
-    def sent(self, mid: int, topic: str, payload: bytes) -> None:
+    @property
+    def generation(self) -> int:
+        """Read before publishing and handed to `sent`: paho's thread may write the packet and see the
+        broker drop us before the publishing thread gets to `sent`; that disconnect must count too."""
+        return self._generation
+
+    def sent(self, mid: int, topic: str, payload: bytes, generation: int) -> None:
         with self._lock:
-            self._by_mid[mid] = Outgoing(topic, payload)
+            early = mid in self._early
+            failure = self._early.pop(mid, None)
+            if not early:
+                self._by_mid[mid] = Outgoing(topic, payload, attempts=1 + self._generation - generation)
+        if failure is not None:
+            self._on_undelivered(topic, payload, f"the broker refused it: {failure}")
 
     def acked(self, mid: int, failure: str | None) -> None:
         with self._lock:
             item = self._by_mid.pop(mid, None)
-        if item is not None and failure is not None:
+            if item is None:
+                if len(self._early) > 1000:  # only ever a few; never let it grow
+                    self._early.clear()
+                self._early[mid] = failure
+                return
+        if failure is not None:
             # The broker took the packet but will not deliver it (v5 PUBACK reason, e.g. not authorized).
             self._on_undelivered(item.topic, item.payload, f"the broker refused it: {failure}")
 
     def disconnected(self, client: mqtt.Client) -> None:
         """A connection ended: whatever was in flight at MAX_ATTEMPTS disconnects is withdrawn."""
         with self._lock:
+            self._generation += 1
             for item in self._by_mid.values():
                 item.attempts += 1
             given_up = [(mid, item) for mid, item in self._by_mid.items() if item.attempts > MAX_ATTEMPTS]

@@ -81,6 +81,7 @@ class IngestService:
         self.rejections = RejectionLog(metrics)
         self.client_id = ingest_client_id(settings)
         self.committed = 0  # messages committed by this process (fresh and duplicates alike)
+        self.disconnects = 0  # connections lost since start (diagnostics, tests)
         # Unbounded is safe: the broker never has more than receive_maximum deliveries unacknowledged.
         self._inbox: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -145,6 +146,7 @@ class IngestService:
         try:
             self._connected.clear()
             self.metrics.connected.set(0)
+            self.disconnects += 1
             if not self._stop.is_set():
                 log.warning("ingest session disconnected (%s); reconnecting", reason)
             self._outgoing.disconnected(client)  # nothing is resent for ever
@@ -257,13 +259,14 @@ class IngestService:
             # has recorded it as failed: a command must not run after being reported failed.
             self.metrics.publish_failed.labels(reason="not_connected").inc()
             return False
+        generation = self._outgoing.generation
         info = self._client.publish(topic, payload, qos=qos, properties=props)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             self._outgoing.withdraw(self._client, info.mid)
             self.metrics.publish_failed.labels(reason="refused_by_client").inc()
             return False
         if qos:
-            self._outgoing.sent(info.mid, topic, payload)
+            self._outgoing.sent(info.mid, topic, payload, generation)
         return True
 
     # -- batches -----------------------------------------------------------------------------------------
