@@ -33,7 +33,8 @@ def test_two_controllers_one_ticket_and_one_delivery(tmp_path: Path, pg_url: str
     hooks = json.dumps([{"url": inbox.url, "secret": "a-webhook-secret-for-tests"}])
     controllers = [
         ControllerProcess(controller_config(tmp_path, broker, pg_url, f"avfleet-ingest-{i}", shared_subscription="true",
-                                            webhooks=hooks, notify_min_interval_s="0"),
+                                            webhooks=hooks, notify_min_interval_s="0",
+                                            agent_lost_after_s=str(10 * 365 * 86400)),  # old test timestamps
                           tmp_path / f"controller-{i}.log")
         for i in (1, 2)
     ]
