@@ -7,16 +7,22 @@ Infinity, huge numbers, and bodies over the size limit (413 before parsing and b
 from __future__ import annotations
 
 import json
+import socket
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from avfleet.controller.api.app import create_app
 from avfleet.controller.api.limits import BodySizeLimit
+from avfleet.controller.db import create_db_engine
 from avfleet.controller.fleet.service import FleetService
+from avfleet.controller.migrate import upgrade
 from avfleet.controller.settings import load_settings
 from avfleet.protocols.mqtt.payloads import parse_agent_message
 from avfleet.protocols.mqtt.topics import parse_topic
@@ -232,3 +238,36 @@ async def test_a_declared_length_over_the_limit_is_refused_without_reading_the_b
     sent.clear()
     await BodySizeLimit(app, 1024)({**scope, "headers": [(b"content-length", b"12x")]}, receive, send)
     assert sent[0]["status"] == 400
+
+
+def test_over_a_real_socket_a_declared_length_over_the_limit_is_answered_without_the_body(
+        tmp_path: Path) -> None:
+    # uvicorn on loopback: the headers promise 10 MB that never come; the answer must not wait for them.
+    url = f"sqlite:///{tmp_path / 'avfleet.db'}"
+    engine = create_db_engine(url)
+    upgrade(engine)
+    settings = load_settings(database_url=url, api_tokens=[API_TOKEN], broker_password="x" * 20,
+                             max_request_bytes=LIMIT)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, engine), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(listener.getsockname(), timeout=15) as conn:
+            conn.sendall(b"POST /api/v1/commands HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 10000000\r\n\r\n{")
+            answer = b""
+            while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 413"), answer
+        assert json.loads(body)["detail"] == f"request body larger than {LIMIT} bytes"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        engine.dispose()
