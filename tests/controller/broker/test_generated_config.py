@@ -157,3 +157,71 @@ def test_generated_config_keeps_the_queue_and_persistence_limits(tmp_path: Path)
     acl = layout.acl.read_text()
     assert "pattern write avfleet/v1/agent/%u/#" in acl and "pattern read avfleet/v1/agent/%u/cmd" in acl
     assert "topic readwrite $share/avfleet-ingest/avfleet/v1/agent/#" in acl
+
+
+def test_agent_credentials_cannot_take_over_another_agents_client_id(broker: GeneratedBroker) -> None:
+    """Issue 9.7: on the agents' listener the client id is the user name, so room-b's password with
+    room-a's client id neither disconnects room-a nor fires its Last Will."""
+    pa, pb = broker.add_agent("room-a"), broker.add_agent("room-b")
+    ca = broker.layout.agents / "room-a" / "ca.crt"
+    watcher = Client(broker.port, "avfleet-controller", broker.controller_secret())
+    watcher.c.subscribe(f"{topics.PREFIX}/+/status", qos=1)
+    watcher.subacks.get(timeout=5)
+
+    disconnects: queue.Queue[object] = queue.Queue()
+    a = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="room-a", protocol=mqtt.MQTTv5)
+    a.username_pw_set("room-a", pa)
+    a.tls_set(ca_certs=str(ca), cert_reqs=ssl.CERT_REQUIRED)
+    a.will_set(topics.status_topic("room-a"), b'{"state": "lost"}', qos=1, retain=True)
+    a_up: queue.Queue[object] = queue.Queue()
+    a.on_connect = lambda c, u, f, rc, p: a_up.put(rc)
+    a.on_disconnect = lambda c, u, f, rc, p: disconnects.put(rc)
+    a.connect("localhost", broker.layout.agents_port)
+    a.loop_start()
+    intruder = None
+    try:
+        assert not a_up.get(timeout=10).is_failure
+        intruder = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="room-a", protocol=mqtt.MQTTv5)
+        intruder.username_pw_set("room-b", pb)
+        intruder.tls_set(ca_certs=str(ca), cert_reqs=ssl.CERT_REQUIRED)
+        b_up: queue.Queue[object] = queue.Queue()
+        intruder.on_connect = lambda c, u, f, rc, p: b_up.put(rc)
+        intruder.connect("localhost", broker.layout.agents_port)
+        intruder.loop_start()
+        assert not b_up.get(timeout=10).is_failure  # let in, but as room-b
+
+        # The broker handles a takeover before it answers CONNECT; a message A sends now reaches the
+        # watcher after any Will would have.
+        a.publish(topics.status_topic("room-a"), b'{"marker": true}', qos=1).wait_for_publish(5)
+        got = watcher.messages.get(timeout=5)
+        assert got.payload == b'{"marker": true}', got.payload
+        assert disconnects.empty()
+        assert "room-a" in broker.log_path.read_text() and "as room-b" in broker.log_path.read_text()
+    finally:
+        if intruder is not None:
+            intruder.disconnect()
+            intruder.loop_stop()
+        a.disconnect()
+        a.loop_stop()
+        watcher.close()
+
+
+def test_controllers_keep_their_own_client_ids_on_the_loopback_listener(broker: GeneratedBroker) -> None:
+    """Several controllers share one broker user but need one client id each (shared subscription)."""
+    first = Client(broker.port, "avfleet-controller", broker.controller_secret())
+    second = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="avfleet-ingest-host-8081", protocol=mqtt.MQTTv5)
+    second.username_pw_set("avfleet-controller", broker.controller_secret())
+    up: queue.Queue[object] = queue.Queue()
+    second.on_connect = lambda c, u, f, rc, p: up.put(rc)
+    second.connect("127.0.0.1", broker.port)
+    second.loop_start()
+    try:
+        assert not up.get(timeout=10).is_failure
+        first.c.publish(topics.cmd_topic("room-x"), b"{}", qos=1)
+        assert first.pubacks.get(timeout=5) in (0, 16)  # the first is still connected
+        log = broker.log_path.read_text()
+        assert "as avfleet-controller (" in log and "as avfleet-ingest-host-8081 (" in log
+    finally:
+        second.disconnect()
+        second.loop_stop()
+        first.close()
