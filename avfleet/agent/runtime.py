@@ -26,6 +26,7 @@ from avfleet.agent.health import HealthProbe
 from avfleet.agent.link import MqttLink
 from avfleet.agent.outbox import Outbox
 from avfleet.agent.watchdog import Watchdog
+from avfleet.logsetup import setup_logging
 from avfleet.protocols.factory import make_poller
 from avfleet.protocols.mqtt import topics
 from avfleet.protocols.mqtt.payloads import (
@@ -344,11 +345,7 @@ class Agent:
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.Formatter.converter = __import__("time").gmtime  # UTC timestamps, as everywhere in avfleet
+    setup_logging(level)  # one line per record, UTC timestamps (avfleet.logsetup)
 
 
 def run_agent(config: AgentConfig) -> int:

@@ -10,8 +10,9 @@ import typer
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from avfleet.logsetup import setup_logging
+
+    setup_logging(logging.DEBUG if verbose else logging.INFO)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:

@@ -59,9 +59,10 @@ def _writer_main(settings: ControllerSettings, conn: Connection) -> None:
     import signal
 
     from avfleet.controller.gc_tuning import tune_gc
+    from avfleet.logsetup import setup_logging
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[writer]: %(message)s")
+    setup_logging(logging.INFO, tag="writer")
     writer = BatchWriter(settings)
     tune_gc()
     try:
