@@ -21,14 +21,14 @@ from avfleet.controller.settings import ControllerSettings, load_settings
 from avfleet.demo.broker import DemoBroker
 from avfleet.demo.county import Room, plan_rooms
 from avfleet.demo.errors import DemoError
-from avfleet.demo.fleet import DemoFleet, running_fleet
+from avfleet.demo.fleet import DemoFleet, agents_connect_s, running_fleet
 from avfleet.demo.steps import DemoStep, demo_steps
 from avfleet.loop_thread import LoopThread
 
 log = logging.getLogger("avfleet.demo")
 
 DEFAULT_PROJECTORS = 64
-FLEET_START_S = 120.0
+FLEET_START_S = 60.0  # emulators and SNMP devices, beyond the time the agents may take to connect
 
 
 @dataclass
@@ -84,7 +84,8 @@ class Demo:
         rooms = plan_rooms(self.devices)
         fleet: LoopThread[DemoFleet] = LoopThread(
             lambda: running_fleet(rooms, broker_url=broker.url, mqtt_protocol=broker.mqtt_protocol, data_dir=workdir),
-            name="demo-fleet", start_timeout=FLEET_START_S, stop_timeout=30)
+            name="demo-fleet", start_timeout=FLEET_START_S + agents_connect_s(len(rooms)),
+            stop_timeout=30 + 0.2 * len(rooms))  # 265 agents took 19 s to stop on a loaded machine
         try:
             fleet.start()
         except DemoError:
