@@ -6,7 +6,9 @@ Every agent message is one flat JSON object: the envelope fields (`v`, `agent_id
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -237,6 +239,21 @@ _MODEL_BY_KIND: dict[TopicKind, type[Envelope]] = {
 }
 
 
+# A \u0000 escape that is not itself an escaped backslash followed by "u0000".
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _has_non_finite_literal(raw: bytes) -> bool:
+    def refuse(_constant: str) -> None:
+        raise ValueError("non-finite")
+
+    try:
+        json.loads(raw, parse_constant=refuse)
+    except (ValueError, RecursionError):
+        return True
+    return False
+
+
 def _unstorable(value: Any, path: str) -> str | None:
     """Where a NUL string or a non-finite number sits inside decoded JSON (no database stores them)."""
     stack = [(path, value)]
@@ -281,13 +298,18 @@ def parse_agent_message(topic: ParsedTopic, payload: bytes | str) -> AgentMessag
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
         raise PayloadError(f"invalid {topic.kind} payload: {where}: {first.get('msg')}") from None
-    raw = payload.encode() if isinstance(payload, str) else payload
-    # Cheap test first: a NUL can only arrive escaped, and most payloads have none.
-    if b"\\u0000" in raw and (where := _unstorable(message.model_dump(), "")) is not None:
-        raise PayloadError(f"invalid {topic.kind} payload: {where}: contains a NUL character")
     if isinstance(message, EventMessage) and (
             where := _unstorable({"old": message.old, "new": message.new}, "")) is not None:
         raise PayloadError(f"invalid {topic.kind} payload: {where}: NaN, Infinity or a NUL character")
+    raw = payload.encode() if isinstance(payload, str) else payload
+    # The controller stores a state's JSON as received, so the raw text is checked too, not only the
+    # values pydantic kept: a repeated key hides its first value from the model, not from PostgreSQL.
+    # Cheap tests first; most payloads have neither.
+    if b"\\u0000" in raw and _NUL_ESCAPE.search(raw):
+        where = _unstorable(message.model_dump(), "") or "payload"
+        raise PayloadError(f"invalid {topic.kind} payload: {where}: contains a NUL character")
+    if (b"NaN" in raw or b"Infinity" in raw) and _has_non_finite_literal(raw):
+        raise PayloadError(f"invalid {topic.kind} payload: NaN or Infinity, which JSON does not allow")
     if message.agent_id != topic.agent_id:
         raise PayloadError(
             f"payload agent_id {message.agent_id!r} differs from topic agent {topic.agent_id!r}"

@@ -238,3 +238,13 @@ def test_the_agent_building_a_message_cuts_long_text_to_the_bound() -> None:
     assert parsed.detail == message.detail
     result = CommandResult(agent_id="a1", seq=2, ts=NOW, command_id="c1", status="failed", detail="e" * 2000)
     assert len(result.detail) == DETAIL_MAX
+
+
+def test_a_repeated_key_cannot_hide_nan_or_nul_from_the_stored_text() -> None:
+    # The model keeps the last value; the controller stores the text as received (PostgreSQL refuses NaN).
+    good = _state().model_dump_json()
+    _refused(STATE_TOPIC, ('{"power_w":NaN,' + good[1:]).encode(), "NaN")
+    _refused(STATE_TOPIC, ('{"detail":"x\\u0000",' + good[1:]).encode(), "NUL")
+    # The same words inside text are ordinary text.
+    ok = parse_agent_message(STATE_TOPIC, json.dumps(_state_json(detail="NaN Infinity \\\\u0000")))
+    assert ok.detail == "NaN Infinity \\\\u0000"
