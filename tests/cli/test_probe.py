@@ -136,7 +136,9 @@ def test_slow_projector_exits_0_within_the_bound_with_power_read(fleet):
         done, elapsed = probe(url(fleet, 3), "--json")
     finally:
         fleet.call(lambda: slow(False))
-    assert elapsed < 16  # the probe's bound of about 15 s
+    # the probe's bound of about 15 s after start-up (its watchdog would exit 1 at 16 s); start-up of
+    # the interpreter takes seconds of its own on a loaded 2-core machine
+    assert elapsed < 18
     assert done.returncode == 0, done.stderr
     status = json.loads(done.stdout)
     assert status["availability"] == "online" and status["power"] == "on"
