@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
@@ -22,6 +23,7 @@ from avfleet.controller.api.app import create_app
 from avfleet.controller.api.limits import BodySizeLimit
 from avfleet.controller.db import create_db_engine
 from avfleet.controller.fleet.service import FleetService
+from avfleet.controller.ingest.writer import BatchWriter
 from avfleet.controller.migrate import upgrade
 from avfleet.controller.settings import load_settings
 from avfleet.protocols.mqtt.payloads import parse_agent_message
@@ -271,3 +273,36 @@ def test_over_a_real_socket_a_declared_length_over_the_limit_is_answered_without
         server.should_exit = True
         thread.join(timeout=10)
         engine.dispose()
+
+
+def test_hostile_mqtt_payloads_are_refused_and_the_batch_commits(db_url: str, engine: Engine) -> None:
+    # The ingest side of the same rule: a payload the database cannot hold never reaches it (on
+    # PostgreSQL such a row would fail the batch's COMMIT, retried forever with nothing acknowledged).
+    settings = load_settings(database_url=db_url, api_tokens=[API_TOKEN], broker_password="x" * 20)
+    topic, good = support.state("ag-9", "pj9", 1, at=0)
+    body = json.loads(good)
+    hostile = [
+        b'{"power_w": NaN, ' + good[1:],                                   # repeated key hides NaN
+        b'{"detail": "x\\u0000", ' + good[1:],                             # repeated key hides NUL
+        json.dumps({**body, "seq": 2, "detail": "lamp\x00"}).encode(),
+        json.dumps({**body, "seq": 3, "detail": "d" * 600}).encode(),      # over the 512 of the column
+        json.dumps({**body, "seq": 4, "identity": {**body["identity"], "serial": "s" * 200}}).encode(),
+        json.dumps({**body, "seq": 5, "ts": "2026-01-05T07:00:00"}).encode(),
+        json.dumps({**body, "seq": 6, "seq_": 1}).encode(),
+        json.dumps({**body, "seq": "7"}).encode(),
+        json.dumps({**body, "seq": 8, "lamps": [{"hours": 2**40, "on": True}]}).encode(),
+    ]
+    event_topic, event = support.event("ag-9", "pj9", 9, at=1)
+    writer = BatchWriter(settings, engine)
+    try:
+        result = writer.write([(topic, raw) for raw in hostile]
+                              + [(event_topic, event.replace(b'"observed_at"', b'"new": NaN, "observed_at"', 1)),
+                                 (topic, good)])
+    finally:
+        writer.close()
+    assert len(result.rejections) == len(hostile) + 1, result.rejections
+    assert {reason for _, reason, _ in result.rejections} == {"payload"}
+    assert result.by_kind.get("state") == 1
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT device_id FROM devices WHERE agent_id = 'ag-9'")).all()
+    assert [row.device_id for row in stored] == ["pj9"]
