@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import socket
 import ssl
 import threading
@@ -34,6 +33,7 @@ from paho.mqtt.properties import Properties
 
 from avfleet.agent.config import AgentConfig
 from avfleet.agent.outbox import Outbox
+from avfleet.backoff import backoff_delay
 from avfleet.protocols.mqtt import topics
 from avfleet.protocols.mqtt.payloads import AgentState, BirthMessage, Envelope, StatusMessage
 
@@ -351,9 +351,10 @@ class MqttLink:
                 if last_ok is not None and failures >= 2:
                     last_ok = None  # the broker may have changed; try both versions again
                 self._call(self._mark_outage)
-            delay = min(broker.reconnect_max_s, broker.reconnect_min_s * 2 ** max(failures - 1, 0))
             # Jitter spreads a whole fleet reconnecting after a broker restart (mqtt.md §2.2).
-            self._stopping.wait(delay * random.uniform(0.5, 1.0) if failures else random.uniform(0, delay))
+            # After a lost connection (no failure yet) full jitter; then doubling, each wait × U(0.5, 1).
+            self._stopping.wait(backoff_delay(failures, base=broker.reconnect_min_s, cap=broker.reconnect_max_s,
+                                              jitter=0.5 if failures else 1.0))
 
     def _address_now(self) -> tuple[str, int]:
         if self._address is not None:
