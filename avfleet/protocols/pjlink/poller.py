@@ -299,6 +299,9 @@ class PJLinkPoller:
             self.pjlink_class = self.pjlink_class or 1  # CLSS refused: assume Class 1, the safe subset
         else:
             return  # unreadable or no answer: ask again next poll; Class 1 questions meanwhile
+        if self.pjlink_class == 1:
+            for command in _CLASS2_IDENTITY:  # a Class 1 unit (maybe a replacement) has no SNUM/SVER
+                self._ident.pop(command, None)
         self._ident_due.discard("CLSS")
 
     async def _read_text(self, session: PJLinkSession, run: _Run, command: str) -> None:

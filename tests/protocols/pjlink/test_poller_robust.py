@@ -153,3 +153,15 @@ async def test_two_ignored_questions_in_a_row_end_the_poll_with_what_was_read(pr
     assert status.availability == Availability.online and status.power == Power.on
     assert "no reply to LAMP, CLSS" in status.detail and "stopped asking at CLSS" in status.detail
     assert "%2FILT" not in emu.commands and status.identity.manufacturer is None
+
+
+async def test_a_class1_replacement_does_not_keep_the_old_serial(projector):
+    emu = await projector(**CLASS2_ON)
+    poller = poller_for(emu)
+    assert (await poller.poll()).identity.serial == "X5CK0012"
+    await emu.stop()
+    assert (await poller.poll()).availability == Availability.unreachable
+    newer = await projector(pjlink_class=1, power="on", manufacturer="NEC", port=emu.port)
+    status = await poller.poll()
+    assert status.identity.pjlink_class == "1" and status.identity.manufacturer == "NEC"
+    assert status.identity.serial is None and status.identity.firmware == newer.config.info
