@@ -1,13 +1,13 @@
-"""energy, calendars and schedules (placeholder until filled)
+"""calendars, schedules and their runs (placeholder until filled)
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
