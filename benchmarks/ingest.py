@@ -5,10 +5,11 @@ are registered, then 200,000 QoS 1 state messages are pre-published with the C `
 so the broker queues each message for both. Each session then reconnects and drains:
 - bare: paho, json.loads per message, automatic acks (the ceiling of a Python subscriber);
 - controller: the real IngestService (validation, dedup, fleet rules, batched commits on SQLite in
-  WAL mode, acks after commit), measured as messages committed per second.
+  WAL mode, acks after commit), measured as messages committed per second; once with the ticket
+  rules off and once with them on (each its own session and database, same backlog, same run).
 
 Usage: .venv/bin/python benchmarks/ingest.py [--messages N] [--agents A] [--devices-per-agent D]
-The last line prints both rates and their ratio.
+The last line prints the rates, the ratio to bare paho, and rules-on against rules-off.
 """
 
 from __future__ import annotations
@@ -182,22 +183,23 @@ def drain_bare(port: int, total: int) -> float:
     return total / elapsed
 
 
-def controller_settings(port: int, db_path: Path):
+def controller_settings(port: int, db_path: Path, rules: bool):
     return load_settings(demo=True, database_url=f"sqlite:///{db_path}", broker_url=f"mqtt://127.0.0.1:{port}",
-                         broker_username=None, client_id="bench-controller", api_port=0)
+                         broker_username=None, client_id=f"bench-controller-{'rules' if rules else 'norules'}",
+                         api_port=0, ticket_rules=rules)
 
 
-def register_controller(port: int, db_path: Path) -> None:
+def register_controller(port: int, db_path: Path, rules: bool) -> None:
     """Create the controller's persistent session (and its subscriptions), then leave."""
-    ctl = Controller(controller_settings(port, db_path))
+    ctl = Controller(controller_settings(port, db_path, rules))
     ctl.start()
     time.sleep(0.5)  # let the SUBACK land; the session keeps the subscriptions
     ctl.stop()
 
 
-def drain_controller(port: int, db_path: Path, total: int) -> float:
+def drain_controller(port: int, db_path: Path, total: int, rules: bool) -> float:
     """The whole controller process (ingest + API) reconnects to its backlog; rows committed per second."""
-    ctl = Controller(controller_settings(port, db_path), migrate=False, tune_gc=True)  # as `avfleet controller`
+    ctl = Controller(controller_settings(port, db_path, rules), migrate=False, tune_gc=True)  # as `avfleet controller`
     started = time.perf_counter()
     ctl.start()
     deadline = time.monotonic() + 900
@@ -226,19 +228,23 @@ def main() -> None:
         broker, port = start_broker(workdir)
         try:
             register_bare(port)
-            register_controller(port, workdir / "bench.db")
+            register_controller(port, workdir / "bench-norules.db", False)
+            register_controller(port, workdir / "bench-rules.db", True)
             took = publish_backlog(port, total, args.agents, args.devices_per_agent)
             print(f"backlog: {total} QoS 1 state messages from {args.agents} agents x {args.devices_per_agent} "
                   f"devices pre-published in {took:.1f}s", flush=True)
             bare = drain_bare(port, total)
             print(f"bare paho drain: {bare:,.0f} msg/s", flush=True)
-            ctl = drain_controller(port, workdir / "bench.db", total)
-            print(f"controller ingest (SQLite WAL, committed): {ctl:,.0f} msg/s", flush=True)
+            ctl = drain_controller(port, workdir / "bench-norules.db", total, False)
+            print(f"controller ingest, ticket rules off (SQLite WAL, committed): {ctl:,.0f} msg/s", flush=True)
+            ruled = drain_controller(port, workdir / "bench-rules.db", total, True)
+            print(f"controller ingest, ticket rules on (SQLite WAL, committed): {ruled:,.0f} msg/s", flush=True)
         finally:
             broker.terminate()
             broker.wait(10)
-    print(f"ingest {total} msgs: bare paho {bare:,.0f} msg/s, controller {ctl:,.0f} rows/s committed, "
-          f"ratio {ctl / bare:.2f}")
+    print(f"ingest {total} msgs: bare paho {bare:,.0f} msg/s, controller {ctl:,.0f} rows/s committed "
+          f"(ratio {ctl / bare:.2f}), with ticket rules {ruled:,.0f} rows/s (ratio {ruled / bare:.2f}; "
+          f"rules on / off {ruled / ctl:.2f})")
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ class BatchOutcome:
     # Fresh (deduplicated) results for the commands domain, filed by the caller in the same transaction.
     command_results: list[CommandResult] = field(default_factory=list)
     # For the tickets domain's rules, applied by the caller in the same transaction: each device's state
-    # that became current (and whether it was a transition), agents now online, swapped units.
+    # that became current (and whether its availability or faults changed), agents now online, swapped units.
     current_states: list[tuple[str, str, StateMessage, bool]] = field(default_factory=list)
     agents_online: set[str] = field(default_factory=set)
     swaps: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
@@ -292,6 +292,7 @@ class FleetService:
         current_updates: list[dict[str, Any]] = []
         for key, messages in per_device.items():
             row = rows[key]
+            before = row.summary
             newest: StateMessage | None = None
             last_change: datetime | None = None
             for m in ordering.in_order(messages):
@@ -310,7 +311,10 @@ class FleetService:
             if self._inventory(conn, row, newest, now):
                 outcome.swapped_units += 1
                 outcome.swaps.append((newest.agent_id, newest.device_id, old_serial, newest.identity.serial))
-            outcome.current_states.append((newest.agent_id, newest.device_id, newest, last_change is not None))
+            # For the ticket rules, a change is one of availability or faults (power and input raise nothing).
+            faults_changed = before is None or (before.availability, before.active_faults) != (
+                row.summary.availability, row.summary.active_faults)
+            outcome.current_states.append((newest.agent_id, newest.device_id, newest, faults_changed))
             raw = self._payloads.get(id(newest))
             status_json = raw.decode() if raw is not None else newest.model_dump_json(exclude=_ENVELOPE_FIELDS)
             current_updates.append(_current_row(row, newest, last_change, now, status_json))

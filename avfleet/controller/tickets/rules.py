@@ -54,6 +54,18 @@ def _life(hours: int | None, rated: int | None, warning: float, error: float) ->
     return "ok"
 
 
+def band(hours: int | None, rated: int | None, warning: float, error: float) -> tuple[float, float] | None:
+    """The range of hours within which the life condition stays what it is for `hours` (None: unknown)."""
+    if hours is None:
+        return None
+    if not rated:
+        return (0.0, float("inf"))
+    for lo, hi in ((0.0, rated * warning), (rated * warning, rated * error), (rated * error, float("inf"))):
+        if lo <= hours < hi:
+            return (lo, hi)
+    return (0.0, float("inf"))
+
+
 def lamp_hours(status: DeviceStatus) -> int | None:
     return max((lamp.hours for lamp in status.lamps), default=None)
 

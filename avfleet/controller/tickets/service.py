@@ -26,7 +26,9 @@ from avfleet.controller.tickets.rules import (
     Conditions,
     LifeThresholds,
     RatedLife,
+    band,
     device_conditions,
+    lamp_hours,
     worse,
 )
 from avfleet.i18n import text
@@ -41,7 +43,7 @@ RULES = "avfleet"  # who the rules are in the journal
 class TicketInputs:
     """What one committed batch tells the rules (collected by the fleet service)."""
 
-    # (agent_id, device_id, status that became current, whether it was a transition)
+    # (agent_id, device_id, status that became current, whether its availability or faults changed)
     states: list[tuple[str, str, DeviceStatus, bool]] = field(default_factory=list)
     agents_online: set[str] = field(default_factory=set)
     # (agent_id, device_id, action, detail)
@@ -51,6 +53,42 @@ class TicketInputs:
 
     def __bool__(self) -> bool:
         return bool(self.states or self.agents_online or self.failed_commands or self.swaps)
+
+
+def _inside(hours: int | None, bounds: tuple[float, float] | None) -> bool:
+    if bounds is None:
+        return hours is None
+    return hours is not None and bounds[0] <= hours < bounds[1]
+
+
+class _BatchLookups:
+    """What the rules read about agents, once per batch and only when a change needs it."""
+
+    def __init__(self, conn: Connection, online: set[str]) -> None:
+        self.conn = conn
+        self.online = online
+        self.places: dict[str, dict[str, Any]] = {}
+        self._covered: set[str] | None = None
+
+    def place(self, agent_id: str) -> dict[str, Any]:
+        if agent_id not in self.places:
+            self.places[agent_id] = place_of(self.conn, agent_id)
+        return self.places[agent_id]
+
+    def agent_online(self, agent_id: str) -> bool:
+        return agent_id in self.online or self.place(agent_id)["state"] == "online"
+
+    def covered(self, agent_id: str) -> bool:
+        """Whether the agent stands under an open agent_lost ticket (its devices get none of their own)."""
+        if self._covered is None:
+            t = TICKETS.c
+            covered: set[str] = set()
+            for owner, children in self.conn.execute(
+                    sa.select(t.agent_id, t.children).where(t.kind == "agent_lost", t.state.in_(ACTIVE_STATES))):
+                covered.add(owner)
+                covered.update(c["agent_id"] for c in children or [] if c.get("device_id") is None)
+            self._covered = covered
+        return agent_id in self._covered
 
 
 def _insert(conn: Connection, table: sa.Table):
@@ -68,7 +106,7 @@ class TicketService:
                                      settings.filter_life_warning, settings.filter_life_error)
         self._library = library
         self._life: dict[tuple[str | None, str | None, str | None], RatedLife] = {}
-        # The conditions last evaluated per device: a repeat state with the same conditions costs nothing.
+        # Per device, what its last evaluated state was: (availability and flags, lamp-hours band, filter band).
         self._seen: dict[tuple[str, str], tuple] = {}
         self._pending_seen: dict[tuple[str, str], tuple] = {}
 
@@ -79,32 +117,34 @@ class TicketService:
         if not inputs:
             return 0
         changes = 0
-        covered = None
-        places: dict[str, dict[str, Any]] = {}
+        batch = _BatchLookups(conn, inputs.agents_online)
+        seen = self._seen
         for agent_id, device_id, status, changed in inputs.states:
+            # The hot path: a repeat with the same availability and flags, and hours inside the same band
+            # of rated life, cannot change a condition (the ingest benchmark measures this loop).
+            flags = (status.availability, *status.faults.__dict__.values())
+            hours, filter_hours = lamp_hours(status), status.filter_hours
+            last = seen.get((agent_id, device_id))
+            if (not changed and last is not None and last[0] == flags and _inside(hours, last[1])
+                    and _inside(filter_hours, last[2])):
+                continue
             life = self.rated_life(status)
             conditions = device_conditions(status, life, self.limits)
-            key = conditions.key()
-            if not changed and self._seen.get((agent_id, device_id)) == key:
-                continue
-            self._pending_seen[(agent_id, device_id)] = key
-            if covered is None:
-                covered = self._covered_agents(conn)
-            place = places.get(agent_id) or places.setdefault(agent_id, place_of(conn, agent_id))
-            changes += self._reconcile(conn, agent_id, device_id, conditions, life, now, place,
-                                       suppressed=agent_id in covered,
-                                       agent_online=place["state"] == "online" or agent_id in inputs.agents_online)
+            self._pending_seen[(agent_id, device_id)] = (
+                flags, band(hours, life.lamp_h, self.limits.lamp_warning, self.limits.lamp_error),
+                band(filter_hours, life.filter_h, self.limits.filter_warning, self.limits.filter_error))
+            changes += self._reconcile(conn, agent_id, device_id, conditions, life, now, batch)
         for agent_id, device_id, action, detail in inputs.failed_commands:
             if device_id is None or action not in ("power_on", "power_off"):
                 continue
-            place = places.get(agent_id) or places.setdefault(agent_id, place_of(conn, agent_id))
-            ticket_id = self.raise_condition(conn, agent_id, device_id, "command_failed", "warning", now, place,
+            ticket_id = self.raise_condition(conn, agent_id, device_id, "command_failed", "warning", now,
+                                             batch.place(agent_id),
                                              note=f"{action}: {detail or ''}".strip())
             changes += ticket_id is not None
             self.clear_condition(conn, agent_id, device_id, "command_failed", now)
         for agent_id, device_id, old, new in inputs.swaps:
-            place = places.get(agent_id) or places.setdefault(agent_id, place_of(conn, agent_id))
-            changes += self.raise_condition(conn, agent_id, device_id, "unit_swapped", "warning", now, place,
+            changes += self.raise_condition(conn, agent_id, device_id, "unit_swapped", "warning", now,
+                                            batch.place(agent_id),
                                             note=f"{old} → {new}") is not None
         return changes
 
@@ -134,27 +174,28 @@ class TicketService:
         return RatedLife(profile.lamp.rated_hours if profile.lamp else None,
                          profile.filter.rated_hours if profile.filter else None)
 
-    def _covered_agents(self, conn: Connection) -> set[str]:
-        """Agents standing under an open agent_lost ticket: their devices get no tickets of their own."""
-        t = TICKETS.c
-        covered: set[str] = set()
-        for agent_id, children in conn.execute(
-                sa.select(t.agent_id, t.children).where(t.kind == "agent_lost", t.state.in_(ACTIVE_STATES))):
-            covered.add(agent_id)
-            covered.update(c["agent_id"] for c in children or [] if c.get("device_id") is None)
-        return covered
-
     def _reconcile(self, conn: Connection, agent_id: str, device_id: str, conditions: Conditions, life: RatedLife,
-                   now: datetime, place: dict[str, Any], *, suppressed: bool, agent_online: bool) -> int:
+                   now: datetime, batch: _BatchLookups) -> int:
+        """Bring the device's tickets in line with its conditions: one SELECT when nothing changes."""
+        t = TICKETS.c
+        active = {r.kind: r for r in conn.execute(
+            sa.select(t.kind, t.severity, t.clear_since).where(
+                t.agent_id == agent_id, t.device_id == device_id, t.state.in_(ACTIVE_STATES)))}
         changes = 0
         for kind, severity in conditions.active.items():
-            if kind in ("unreachable", "auth_failed") and not agent_online:
+            current = active.get(kind)
+            if current is not None and current.clear_since is None and worse(severity, current.severity) == \
+                    current.severity:
+                continue  # still the same: nothing to write
+            if kind in ("unreachable", "auth_failed") and not batch.agent_online(agent_id):
                 continue
-            if self.raise_condition(conn, agent_id, device_id, kind, severity, now, place, life=life,
-                                    suppressed=suppressed) is not None:
+            if self.raise_condition(conn, agent_id, device_id, kind, severity, now, batch.place(agent_id), life=life,
+                                    suppressed=current is None and batch.covered(agent_id)) is not None:
                 changes += 1
         for kind in conditions.clear:
-            changes += self.clear_condition(conn, agent_id, device_id, kind, now)
+            current = active.get(kind)
+            if current is not None and current.clear_since is None:
+                changes += self.clear_condition(conn, agent_id, device_id, kind, now)
         return changes
 
     # -- the life cycle ----------------------------------------------------------------------------------
