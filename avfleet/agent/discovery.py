@@ -166,7 +166,7 @@ class NotificationListener:
         self.received += 1
         # Several devices share an address only with emulators on one host; each of them is polled.
         for device_id in self.devices_by_host.get(ip, ()):
-            self.on_device(device_id, _describe(notification))
+            self.on_device(device_id, describe_notification(notification))
 
     def close(self) -> None:
         if self._endpoint is not None:
@@ -174,7 +174,8 @@ class NotificationListener:
             self._endpoint = None
 
 
-def _describe(notification: object) -> str:
+def describe_notification(notification: object) -> str:
+    """One line naming a PJLink notification and its values, for logs and events."""
     name = type(notification).__name__.removesuffix("Notice")
     fields = getattr(notification, "__dict__", None) or {
         k: getattr(notification, k) for k in getattr(notification, "__slots__", ()) if hasattr(notification, k)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from avfleet.agent.commands import CommandHandler
 from avfleet.agent.config import AgentConfig
 from avfleet.agent.coordinator import DeviceCoordinator
-from avfleet.agent.discovery import NotificationListener
+from avfleet.agent.discovery import NotificationListener, describe_notification
 from avfleet.agent.health import HealthProbe
 from avfleet.agent.link import MqttLink
 from avfleet.agent.outbox import Outbox
@@ -157,10 +157,13 @@ class Agent:
             # Every SNMP poller shares one pysnmp engine and one profile library (each costs ~0.4 s).
             options = self._snmp_shared().poller_options(device.target) if device.target.scheme == "snmp" else {}
             poller = self._poller_factory(device.id, device.target, profile=device.profile, kind=kind, **options)
-            self.coordinators[device.id] = DeviceCoordinator(
+            coordinator = self.coordinators[device.id] = DeviceCoordinator(
                 device.id, poller, reporter, polling=config.polling, interval_s=config.poll_interval(device),
                 kind=kind,
             )
+            if hasattr(poller, "on_notification"):
+                # A Class 2 notification pushed on the control connection goes where a UDP one goes.
+                poller.on_notification = lambda _ip, note, c=coordinator: c.notification(describe_notification(note))
         self.commands = CommandHandler(config, self.outbox, self.coordinators, self._reply, self.refresh_all)
         await self.link.start()
         if config.discovery.notifications and any(d.target.scheme == "pjlink" for d in config.devices):

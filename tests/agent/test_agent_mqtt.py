@@ -225,3 +225,23 @@ async def test_clean_sigterm_publishes_offline(mosquitto: MosquittoBroker, tmp_p
     recorder.stop()
     assert [m.data["state"] for m in recorder.snapshot()] == ["online", "offline"]
     assert os.path.exists(tmp_path / "o.sqlite")
+
+
+async def test_notification_pushed_on_the_control_connection_is_reported(mosquitto: MosquittoBroker,
+                                                                        tmp_path: Path) -> None:
+    """A Class 2 ERST notification arriving on the TCP connection (not UDP) goes the way UDP ones go."""
+    recorder = Recorder(mosquitto.port, agent_topic("a-tcp-notify")).start()
+    # INF1 is asked while the identity is unknown: the notification comes once, with the first poll.
+    async with EmulatedFleet.from_count(1, pjlink_class=2, stray_lines={"INF1": ["notify_erst"]}) as fleet:
+        config = agent_config("a-tcp-notify", mosquitto.url, fleet.urls(), tmp_path / "outbox.sqlite",
+                              polling={"interval_s": 30})
+        agent = Agent(config)
+        task = await _run(agent)
+        try:
+            events = await recorder.wait_for(
+                lambda ms: [m for m in ms if m.data.get("event") == "notification"], what="a notification event")
+            assert "Error" in events[0].data["detail"]
+        finally:
+            agent.stop()
+            await asyncio.wait_for(task, 15)
+    recorder.stop()
