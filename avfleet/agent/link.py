@@ -24,7 +24,7 @@ import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -36,15 +36,12 @@ from avfleet.agent.outbox import Outbox
 from avfleet.backoff import backoff_delay
 from avfleet.protocols.mqtt import topics
 from avfleet.protocols.mqtt.payloads import AgentState, BirthMessage, Envelope, StatusMessage
+from avfleet.protocols.status import utc_now
 
 log = logging.getLogger("avfleet.agent.link")
 
 # CONNACK reason codes meaning "speak another protocol version": v5 132, v3 1.
 _UNSUPPORTED_PROTOCOL = (132, 1)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -14,7 +14,7 @@ import random
 from collections import Counter, deque
 from typing import Any
 
-from avfleet.emulator.pjlink_config import BEHAVIOUR_FAULTS, ERST_NAMES, FaultConfig, ProjectorConfig
+from avfleet.emulator.pjlink_config import BEHAVIOUR_FAULTS, ERST_NAMES, ProjectorConfig
 from avfleet.protocols.pjlink import codec
 from avfleet.protocols.pjlink.codec import ErrorLevel, ErrorStatus, PowerState
 from avfleet.protocols.pjlink.errors import PJLinkProtocolError
@@ -252,18 +252,6 @@ class ProjectorEmulator:
 
     def clear_fault(self, fault: str) -> None:
         self.inject_fault(fault, 0 if fault in ERST_NAMES else False)
-
-    def clear_faults(self) -> None:
-        for name in (*ERST_NAMES, *BEHAVIOUR_FAULTS):
-            self.clear_fault(name)
-
-    def apply_faults(self, faults: FaultConfig) -> None:
-        for name in ERST_NAMES:
-            self.set_error(name, getattr(faults, name))
-        self.inject_fault("lamp_failure", faults.lamp_failure)
-        self.inject_fault("slow_replies", faults.slow_replies if faults.slow_replies is not None else False)
-        self.inject_fault("silent", faults.silent)
-        self.inject_fault("stall_mid_reply", faults.stall_mid_reply)
 
     def register_notify(self, host: str, port: int) -> None:
         """Send status notifications (LKUP, POWR, ERST, INPT datagrams) to host:port from now on."""

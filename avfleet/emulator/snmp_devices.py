@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -260,9 +259,6 @@ class EmulatedPdu(EmulatedSnmpDevice):
     def outlet(self, index: int) -> _Outlet:
         return self.outlets[index - 1]
 
-    def set_outlet(self, index: int, on: bool) -> None:
-        self.outlet(index).switch(on)
-
     def _add_table(self, mib: MibStore) -> None:
         table = self.profile.snmp.outlets  # type: ignore[union-attr]  # checked in __init__
         for outlet in self.outlets:
@@ -349,14 +345,3 @@ class SnmpFleet:
 
     def urls(self, *, with_profile: bool = True) -> list[str]:
         return [d.url(self.host, self.port, with_profile=with_profile) for d in self.devices]
-
-
-def write_snmprec_files(devices: list[EmulatedSnmpDevice], directory: Path) -> list[Path]:
-    """Snapshots of the devices as `.snmprec` files named by community (for snmpsim's --data-dir)."""
-    paths = []
-    for device in devices:
-        path = directory / f"{device.community}.snmprec"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(device.snmprec())
-        paths.append(path)
-    return paths

@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from avfleet.profiles.vocabulary import FaultLevel, Kind, Power
+from avfleet.profiles.vocabulary import FAULT_COMPONENTS, FaultLevel, Kind, Power
 
 _OID_RE = re.compile(r"^\.?\d+(\.\d+)*$")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -249,7 +249,7 @@ class SnmpMap(Strict):
             if spec.enum is None and spec.value is None:
                 raise ValueError("power: map the raw values to power states with enum")
         levels = {f.value for f in FaultLevel}
-        for name in ("fan", "lamp", "temperature", "cover", "filter", "other"):
+        for name in FAULT_COMPONENTS:
             for spec in specs(getattr(self.faults, name)):
                 if spec.enum is None:
                     raise ValueError(f"faults.{name}: map the raw values to ok/warning/error with enum")

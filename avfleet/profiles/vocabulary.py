@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# The fault components of a device status, in PJLink ERST order; a profile maps each of them.
+FAULT_COMPONENTS = ("fan", "lamp", "temperature", "cover", "filter", "other")
+
 
 class Kind(StrEnum):
     projector = "projector"

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # Kind, Power and FaultLevel are shared with the device profiles, which sit below protocols and own
 # them; re-exported here so every poller and consumer keeps importing them from the status.
-from avfleet.profiles.vocabulary import FaultLevel, Kind, Power
+from avfleet.profiles.vocabulary import FAULT_COMPONENTS, FaultLevel, Kind, Power
 
 
 class Protocol(StrEnum):
@@ -28,7 +28,6 @@ class Availability(StrEnum):
     error = "error"  # answered, but not understood
 
 
-FAULT_COMPONENTS = ("fan", "lamp", "temperature", "cover", "filter", "other")
 
 
 class Faults(BaseModel):

@@ -26,7 +26,7 @@ log = logging.getLogger("avfleet.controller.api")
 
 def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetrics | None = None,
                broker: BrokerLink | None = None) -> FastAPI:
-    from avfleet.controller import __version__
+    from avfleet import __version__
     from avfleet.controller.api import stream
     from avfleet.controller.commands import routes as command_routes
     from avfleet.controller.fleet import routes as fleet_routes

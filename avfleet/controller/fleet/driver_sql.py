@@ -27,9 +27,6 @@ class DriverSQL:
     def json_mark(self) -> str:
         return "?" if self.sqlite else "%s::json"
 
-    def time_mark(self) -> str:
-        return "?" if self.sqlite else "%s::timestamp"
-
     def row_in(self, columns: str, rows: int, width: int) -> str:
         """`(a, b) IN (...)` for `rows` tuples of `width` parameters."""
         one = f"({self.marks(width)})"

@@ -11,9 +11,10 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from enum import IntEnum, StrEnum
+from enum import IntEnum
 
-from avfleet.protocols.pjlink.errors import DEVICE_ERRORS, PJLinkAuthError, PJLinkProtocolError
+from avfleet.profiles.vocabulary import FAULT_COMPONENTS
+from avfleet.protocols.pjlink.errors import DEVICE_ERRORS, ErrorCode, PJLinkAuthError, PJLinkProtocolError
 
 PJLINK_PORT = 4352
 MAX_LINE = 512  # reader cap: far above the 136-byte frame, small enough that garbage cannot grow a buffer
@@ -25,13 +26,6 @@ _DIGEST_RE = re.compile(rb"^[0-9a-fA-F]{32}")
 _MAC_RE = re.compile(r"^([0-9A-Fa-f]{2})([:-]?)([0-9A-Fa-f]{2})(\2[0-9A-Fa-f]{2}){4}$")
 _INPUT_RE = re.compile(r"^[1-6][1-9A-Z]$")
 _RES_RE = re.compile(r"^(\d{1,5})\s*[xX]\s*(\d{1,5})$")
-
-
-class ErrorCode(StrEnum):
-    undefined = "ERR1"
-    parameter = "ERR2"
-    unavailable = "ERR3"
-    failure = "ERR4"
 
 
 class PowerState(IntEnum):
@@ -47,7 +41,7 @@ class ErrorLevel(IntEnum):
     error = 2
 
 
-ERST_COMPONENTS = ("fan", "lamp", "temperature", "cover", "filter", "other")
+ERST_COMPONENTS = FAULT_COMPONENTS  # ERST's six digits, in the order of the normalized faults
 
 CLASS1_COMMANDS = frozenset({"POWR", "INPT", "AVMT", "ERST", "LAMP", "INST", "NAME", "INF1", "INF2", "INFO", "CLSS"})
 CLASS2_COMMANDS = frozenset(
@@ -229,10 +223,6 @@ class Reply:
     value: str  # the parameter, case kept; empty for an ERRn reply
     error: ErrorCode | None = None
     raw: bytes = b""
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
     def raise_for_error(self) -> Reply:
         if self.error is not None:

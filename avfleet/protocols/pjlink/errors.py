@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 
 class PJLinkError(Exception):
     """Base of every PJLink failure."""
@@ -41,10 +43,19 @@ class PJLinkProtocolError(PJLinkError):
         return f"{base} (raw {self.raw[:80]!r})" if self.raw else base
 
 
+class ErrorCode(StrEnum):
+    """The four PJLink error answers (a device-reported error, not a fault)."""
+
+    undefined = "ERR1"
+    parameter = "ERR2"
+    unavailable = "ERR3"
+    failure = "ERR4"
+
+
 class PJLinkDeviceError(PJLinkError):
     """The device answered a command with ERR1..ERR4."""
 
-    code = ""
+    code: ErrorCode | str = ""
     meaning = ""
 
     def __init__(self, command: str, detail: str | None = None) -> None:
@@ -55,28 +66,28 @@ class PJLinkDeviceError(PJLinkError):
 class PJLinkUndefinedCommand(PJLinkDeviceError):
     """ERR1: the command does not exist here; for avfleet, the capability is absent."""
 
-    code = "ERR1"
+    code = ErrorCode.undefined
     meaning = "undefined command / not supported"
 
 
 class PJLinkParameterError(PJLinkDeviceError):
     """ERR2: the value is out of range (no such input, separate mute not supported...)."""
 
-    code = "ERR2"
+    code = ErrorCode.parameter
     meaning = "out of parameter"
 
 
 class PJLinkUnavailable(PJLinkDeviceError):
     """ERR3: not now (standby, warming up, cooling down, busy); a state, and worth a later retry."""
 
-    code = "ERR3"
+    code = ErrorCode.unavailable
     meaning = "unavailable time"
 
 
 class PJLinkProjectorFailure(PJLinkDeviceError):
     """ERR4: the device reports a hardware failure; ERST tells which part."""
 
-    code = "ERR4"
+    code = ErrorCode.failure
     meaning = "projector/display failure"
 
 

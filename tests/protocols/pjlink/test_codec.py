@@ -115,7 +115,8 @@ def test_parse_request_without_digest_and_with_separator_rules():
 
 def test_reply_echo_and_value():
     r = codec.parse_reply(b"%1POWR=1")
-    assert (r.pjlink_class, r.command, r.value, r.error, r.ok) == (1, "POWR", "1", None, True)
+    assert (r.pjlink_class, r.command, r.value, r.error) == (1, "POWR", "1", None)
+    assert r.raise_for_error() is r
 
 
 def test_lowercase_reply_echo_keeps_value_case():  # deviation 1
