@@ -67,6 +67,15 @@ class EmailRecipients(BaseModel):
     language: Literal["sv", "en"] = "sv"
 
 
+class Co2eFactor(BaseModel):
+    """One year's emission factor (settings `co2e_by_year`); without a source, `co2e_source` is named."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    g_co2e_per_kwh: float = Field(ge=0, le=2000)
+    source: str | None = Field(default=None, max_length=300)
+
+
 class TopdeskSettings(BaseModel):
     """TOPdesk incidents for tickets (docs/tickets.md): Basic auth with an application password."""
 
@@ -157,6 +166,12 @@ class ControllerSettings(BaseSettings):
     smtp: SmtpSettings | None = None
     email: list[EmailRecipients] = Field(default_factory=list)
     topdesk: TopdeskSettings | None = None
+
+    # Energy (DESIGN.md "Energy"; docs/energy.md). A year listed in co2e_by_year uses its own factor.
+    school_hours: str = Field(default="07:00-17:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+    co2e_g_per_kwh: float = Field(default=59.0, ge=0, le=2000)
+    co2e_source: str = Field(default="IVL, Nordic electricity mix incl. trade, 2021–2023", max_length=300)
+    co2e_by_year: dict[int, Co2eFactor] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _refuse_insecure_secrets(self) -> ControllerSettings:
