@@ -13,7 +13,17 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from avfleet.protocols.mqtt.topics import ID_PATTERN, ParsedTopic, TopicKind
 from avfleet.protocols.status import DeviceStatus, Identity, Kind, Lamp, Outlet, Protocol, utc_now
@@ -36,33 +46,30 @@ MAC_MAX = 32
 COUNT_MAX = 2**31 - 1  # lamp and filter hours, outlet index: fit any INTEGER column
 
 
-def _clip_when_built(limit: int) -> BeforeValidator:
-    def clip(value: Any, info: ValidationInfo) -> Any:
-        # The agent building a message cuts what a device said to the bound, so reporting never
-        # fails; a payload received as JSON must already respect it and is refused otherwise.
-        if info.mode == "python" and isinstance(value, str) and len(value) > limit:
-            return value[: limit - 1] + "…"
-        return value
-
-    return BeforeValidator(clip)
-
-
 def _text(limit: int) -> Any:
-    return Annotated[str, Field(max_length=limit), _clip_when_built(limit)]
+    # A constraint only, checked inside pydantic-core: no Python call per field on the ingest hot path.
+    return Annotated[str, Field(max_length=limit)]
 
 
-def _in_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("a timestamp needs a timezone (UTC, e.g. 2026-01-05T07:00:00Z)")
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("a timestamp outside the years 1-9999 in UTC") from None
+def _cut(value: Any, limit: int) -> Any:
+    return value[: limit - 1] + "…" if isinstance(value, str) and len(value) > limit else value
 
 
-# Every timestamp of the contract: aware, handed on in UTC (a naive one would be read in local time).
-Timestamp = Annotated[datetime, AfterValidator(_in_utc)]
-DetailText = _text(DETAIL_MAX)
+def _reported_text(limit: int) -> Any:
+    """Text a device or a command reported: the agent building a message (Python) cuts it to the
+    bound, so reporting never fails; a payload received as JSON must respect it (refused otherwise)."""
+
+    def cut_when_built(value: Any, info: ValidationInfo) -> Any:
+        return _cut(value, limit) if info.mode == "python" else value
+
+    return Annotated[str, Field(max_length=limit), BeforeValidator(cut_when_built)]
+
+
+# Every timestamp of the contract: aware (a naive one would be read in whatever zone the reader is
+# in), and inside the years 1-9999 once in UTC, so the controller can convert it to store it.
+Timestamp = Annotated[AwareDatetime, Field(ge=datetime(1, 1, 1, tzinfo=UTC),
+                                           le=datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))]
+DetailText = _reported_text(DETAIL_MAX)
 NameText = _text(NAME_MAX)
 HostText = _text(HOST_MAX)
 ShortText = _text(SHORT_MAX)
@@ -134,10 +141,11 @@ class WireOutlet(Outlet):
     model_config = ConfigDict(allow_inf_nan=False)
 
     index: int = Field(ge=0, le=COUNT_MAX)
-    name: NameText | None = None
+    name: _reported_text(NAME_MAX) | None = None  # type: ignore[valid-type]
 
 
 class WireIdentity(Identity):
+    # Strings only, so one wrap validator per status cuts them all when the agent builds a message.
     manufacturer: NameText | None = None
     model: NameText | None = None
     serial: NameText | None = None
@@ -146,13 +154,22 @@ class WireIdentity(Identity):
     mac: _text(MAC_MAX) | None = None  # type: ignore[valid-type]
     pjlink_class: _text(8) | None = None  # type: ignore[valid-type]
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _cut_when_built(cls, data: Any, handler: ModelWrapValidatorHandler[Any], info: ValidationInfo) -> Any:
+        if info.mode == "python" and isinstance(data, dict):
+            short = {"mac": MAC_MAX, "pjlink_class": 8}
+            data = {name: _cut(value, short.get(name, NAME_MAX)) for name, value in data.items()}
+        return handler(data)
+
 
 class StateMessage(Envelope, DeviceStatus):
     """The normalized device status, with the envelope beside its fields."""
 
+
     lamps: list[WireLamp] = Field(default_factory=list)
     filter_hours: int | None = Field(default=None, ge=0, le=COUNT_MAX)
-    input: _text(INPUT_MAX) | None = None  # type: ignore[valid-type]
+    input: _reported_text(INPUT_MAX) | None = None  # type: ignore[valid-type]
     outlets: list[WireOutlet] = Field(default_factory=list)
     identity: WireIdentity = Field(default_factory=WireIdentity)
     observed_at: Timestamp = Field(default_factory=utc_now)
@@ -174,7 +191,7 @@ class EventType(StrEnum):
 class EventMessage(Envelope):
     device_id: DeviceId
     event: EventType
-    component: ShortText | None = None  # fault component or identity field
+    component: _reported_text(SHORT_MAX) | None = None  # type: ignore[valid-type]  # fault component or identity field
     old: Any = None
     new: Any = None
     observed_at: Timestamp
