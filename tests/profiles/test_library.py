@@ -261,3 +261,36 @@ def test_power_enum_must_map_to_power_states(tmp_path: Path) -> None:
     text = GOOD + "  power: {oid: 1.3.6.1.4.1.99999.3.0, enum: {'1': running}}\n"
     [problem] = load_one(tmp_path, text).problems
     assert problem.field == "snmp" and "running" in problem.message
+
+
+# ---- the shared YAML helper (avfleet/yamlcheck): exact lines, suggestions, every problem, limits ----
+
+
+def test_misspelt_keys_get_the_closest_known_key_and_every_problem_is_listed(tmp_path: Path) -> None:
+    text = GOOD.replace("  standby: 1\n", "  standby: 1\n  stanby: 2\n").replace("kind: pdu", "knd: pdu")
+    (tmp_path / "bad.yaml").write_text(text)
+    (tmp_path / "other.yaml").write_text(GOOD.replace("name: test-pdu", "name: other-pdu")
+                                         .replace("vendor: Test", "vendr: Test"))
+    with pytest.raises(ProfileError) as caught:
+        ProfileLibrary.load(tmp_path)
+    bad, other = tmp_path / "bad.yaml", tmp_path / "other.yaml"
+    assert sorted(str(caught.value).splitlines()) == sorted([
+        f"{bad}:4: knd: unknown key (not in the profile schema) (did you mean 'kind'?)",
+        f"{bad}:1: kind: missing (required)",
+        f"{bad}:9: rated_watts.stanby: unknown key (not in the profile schema) (did you mean 'standby'?)",
+        f"{other}:2: vendr: unknown key (not in the profile schema) (did you mean 'vendor'?)",
+        f"{other}:1: vendor: missing (required)",
+    ])
+
+
+@pytest.mark.parametrize(("tail", "message"), [
+    ("notes: [.nan]\n", "13: notes[0]: nan is not a finite number"),
+    ("x: &a [a, a, a, a, a, a, a, a, a, a]\ny: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "z: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nw: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+     "v: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n",
+     "17: (yaml): more than 100000 values once aliases are expanded (an alias bomb?); refused"),
+    ("deep: " + "{a: " * 40 + "1" + "}" * 40 + "\n", "13: (yaml): nested deeper than 32 levels; refused"),
+])
+def test_hostile_profile_files_are_refused_with_a_line(tmp_path: Path, tail: str, message: str) -> None:
+    error = load_one(tmp_path, GOOD + tail)
+    assert str(error) == f"{tmp_path / 'bad.yaml'}:{message}"
