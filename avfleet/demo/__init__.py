@@ -1,5 +1,6 @@
-"""`avfleet demo`: the emulated county (avfleet.demo.county), its devices and agents (fleet), the
-broker it starts (broker) and the wiring that runs them beside a controller (run).
+"""`avfleet demo`: the emulated county (county), what each unit says it is (identities), its devices
+and agents (fleet), the broker it starts (broker), the wiring beside a controller (run) and the extra
+steps run once everything is up (steps).
 
 The controller never imports this package.
 """
