@@ -170,7 +170,7 @@ def _flow_too_deep(text: str, max_depth: int) -> int | None:
             while i < n and text[i] != "\n":
                 i += 1
             continue
-        elif ch in "'\"" and previous in "\n:,-[{?" :
+        elif ch in "'\"" and previous in "\n:,-[{?":
             quote = ch
         elif ch in "[{" and previous in "\n:,-[{?":
             depth += 1
@@ -180,6 +180,8 @@ def _flow_too_deep(text: str, max_depth: int) -> int | None:
         elif ch in "]}" and depth:
             depth -= 1
             previous = "x"
+        elif ch in "[{]}":
+            previous = "x"  # part of a plain scalar (`a[b`): opens nothing
         elif ch not in " \t\r":
             previous = "\n" if ch == "\n" else ch
         i += 1
