@@ -1,0 +1,29 @@
+"""/api/v1/calendars/{municipality}: a municipality's (or, with ?school=, a school's) breaks. HTTP only."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from avfleet.controller.api.context import ApiContext, get_context
+from avfleet.controller.calendars import service
+from avfleet.controller.calendars.schemas import CalendarBody, CalendarOut
+from avfleet.controller.db import write_transaction
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(tags=["calendars"])
+
+    @router.get("/calendars/{municipality}", response_model=CalendarOut,
+                summary="The school calendar: breaks, study days and closing days")
+    def get_calendar(municipality: str, school: str | None = None, ctx: ApiContext = Depends(get_context)) -> dict:
+        with ctx.engine.connect() as conn:
+            return service.get_calendar(conn, municipality, school)
+
+    @router.put("/calendars/{municipality}", response_model=CalendarOut,
+                summary="Replace the school calendar (a bad item: 422 naming it, nothing written)")
+    def put_calendar(municipality: str, body: CalendarBody, school: str | None = None,
+                     ctx: ApiContext = Depends(get_context)) -> dict:
+        with write_transaction(ctx.engine) as conn:
+            return service.replace_calendar(conn, municipality, school, [d.model_dump() for d in body.days])
+
+    return router

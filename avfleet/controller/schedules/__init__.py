@@ -1,0 +1,1 @@
+"""Schedules that power devices off (or on) by scope and local time, and the reports of their runs."""

@@ -1,0 +1,35 @@
+"""Periodic work of the schedules domain: start due runs, follow running ones to their report.
+
+Both need this process's broker link to send commands, so `jobs` takes it (jobs/registry.py).
+Each job holds its lease (jobs/runner.py), and a run's row is unique per occurrence, so with
+several controller processes an occurrence runs once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from avfleet.controller.commands.service import Publisher
+from avfleet.controller.db import write_transaction
+from avfleet.controller.jobs.runner import Job
+from avfleet.controller.schedules import service
+from avfleet.controller.settings import ControllerSettings
+
+
+def run_due(engine: Engine, publisher: Publisher | None, settings: ControllerSettings, now: datetime) -> int:
+    with write_transaction(engine) as conn:
+        return service.run_due(conn, publisher, settings, now)
+
+
+def advance(engine: Engine, publisher: Publisher | None, settings: ControllerSettings, now: datetime) -> int:
+    with write_transaction(engine) as conn:
+        return service.advance_runs(conn, publisher, settings, now)
+
+
+def jobs(settings: ControllerSettings, publisher: Publisher | None = None) -> list[Job]:
+    return [
+        Job("schedules.due", 10.0, lambda engine, now: run_due(engine, publisher, settings, now)),
+        Job("schedules.advance", 1.0, lambda engine, now: advance(engine, publisher, settings, now)),
+    ]
