@@ -86,6 +86,9 @@ class _LinkReporter:
                 old=old, new=new, observed_at=observed_at or ts, detail=detail,
             ),
         )
+        # A transition is news (it may open a ticket): commit and send it, and the state queued with it,
+        # without waiting for the batched commit. Transitions are rare, so the SD card barely notices.
+        self.link.flush_now()
 
 
 class Agent:
