@@ -16,7 +16,8 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    for line in message.splitlines() or [""]:  # settings errors: one problem per line
+        typer.echo(f"error: {line}", err=True)
     return typer.Exit(code)
 
 

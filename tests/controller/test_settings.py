@@ -112,3 +112,20 @@ def test_controller_command_refuses_to_start_without_secrets(tmp_path: Path) -> 
     assert proc.returncode == 2
     assert "api_tokens" in proc.stderr and "changeme" not in proc.stderr
     assert not (tmp_path / "x.db").exists()  # refused before touching anything
+
+
+def test_controller_command_prints_every_problem_on_its_own_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AVFLEET_")}
+    cfg = tmp_path / "controller.yaml"
+    cfg.write_text("demo: true\napi_prot: 8080\nbatch_max_rows: -1\n")
+    proc = subprocess.run([sys.executable, "-m", "avfleet.cli.main", "controller", "--config", str(cfg)],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 2
+    assert sorted(proc.stderr.splitlines()) == [
+        f"error: {cfg}:2: api_prot: unknown key (did you mean 'api_port'?)",
+        f"error: {cfg}:3: batch_max_rows: Input should be greater than or equal to 1",
+    ]
