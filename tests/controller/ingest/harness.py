@@ -55,7 +55,7 @@ class Api:
         return self.get(f"/commands/{command_id}")
 
 
-async def until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
+async def until(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
     """Poll `predicate` (blocking HTTP calls run in a thread, so the agents' loop keeps running)."""
     deadline = time.monotonic() + timeout
     last: Any = None
