@@ -1,0 +1,57 @@
+"""Energy tables: the daily roll-up per device and local day, and which days are rolled up."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from avfleet.controller.db import UTCDateTime
+
+
+class EnergyFiguresBase(SQLModel):
+    """Figures the API answers under their own names (schemas.EnergyItem); they add up across devices."""
+
+    kwh: float = 0.0
+    kwh_school_hours: float = 0.0
+    kwh_left_on: float = 0.0
+    kwh_standby: float = 0.0
+    hours_on: float = 0.0
+    hours_left_on: float = 0.0
+
+
+class EnergyPlaceBase(SQLModel):
+    """Where the device stood when its day was rolled up (a moved device counts where it was)."""
+
+    municipality: str | None = Field(default=None, max_length=128)
+    school: str | None = Field(default=None, max_length=128)
+    room: str | None = Field(default=None, max_length=128)
+    agent_id: str = Field(max_length=64)
+    device_id: str = Field(max_length=64)
+
+
+class EnergyDay(EnergyFiguresBase, EnergyPlaceBase, table=True):
+    """One device's figures of one local (Europe/Stockholm) day; written by the energy.rollup job."""
+
+    __tablename__ = "energy_daily"
+    __table_args__ = (sa.Index("ix_energy_daily_day", "day"),)
+
+    device_pk: int = Field(foreign_key="devices.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    year: int  # of `day`, stored so a roll-up groups by plain columns on every backend
+    month: int
+    period_s: float  # 82800, 86400 or 90000: the local day's length
+    measured_s: float = 0.0  # seconds with measured watts
+    rated_s: float = 0.0  # seconds with rated watts; the rest of period_s is gaps
+    computed_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class EnergyRolledDay(SQLModel, table=True):
+    """A local day whose every device has its energy_daily row (else the query computes it on the fly)."""
+
+    __tablename__ = "energy_rolled_days"
+
+    day: date = Field(primary_key=True)
+    devices: int = 0
+    computed_at: datetime = Field(sa_type=UTCDateTime)

@@ -1,0 +1,172 @@
+"""From the database to figures: devices and their history, per local day; the daily roll-up writes them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from avfleet.controller.energy.compute import Figures, Reading, Watts, compute
+from avfleet.controller.energy.models import EnergyDay, EnergyRolledDay
+from avfleet.controller.energy.school_days import is_school_day, local_day_bounds, school_window
+from avfleet.controller.energy.watts import WattsResolver, configured_profiles
+from avfleet.controller.fleet.models import Agent, Device, DeviceTransition
+
+AGENTS = Agent.__table__
+DEVICES = Device.__table__
+HISTORY = DeviceTransition.__table__
+DAILY = EnergyDay.__table__
+ROLLED = EnergyRolledDay.__table__
+# A PDU's own reading is the sum of what it feeds: counting it too would count those devices twice.
+EXCLUDED_KINDS = ("pdu",)
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    pk: int
+    agent_id: str
+    device_id: str
+    municipality: str | None
+    school: str | None
+    room: str | None
+    watts: Watts | None
+    cutoff: datetime | None  # the agent is lost or stopped since then: nothing is known after it
+
+
+def load_devices(conn: Connection, resolver: WattsResolver, *, municipality: str | None = None,
+                 school: str | None = None, room: str | None = None, agent_id: str | None = None,
+                 device_id: str | None = None) -> list[DeviceInfo]:
+    d, a = DEVICES.c, AGENTS.c
+    filters = [column == value for column, value in (
+        (a.municipality, municipality), (a.school, school), (a.room, room), (d.agent_id, agent_id),
+        (d.device_id, device_id)) if value is not None]
+    rows = conn.execute(
+        sa.select(d.id, d.agent_id, d.device_id, d.model, d.status, d.kind, a.municipality, a.school, a.room,
+                  a.state, a.last_seen, a.configured_devices)
+        .join(AGENTS, AGENTS.c.agent_id == d.agent_id)
+        .where(sa.or_(d.kind.is_(None), d.kind.not_in(EXCLUDED_KINDS)), *filters)
+        .order_by(d.id)).all()
+    profiles: dict[str, dict[str, str]] = {}
+    out = []
+    for r in rows:
+        if r.agent_id not in profiles:
+            profiles[r.agent_id] = configured_profiles(r.configured_devices)
+        watts = resolver.for_device(profiles[r.agent_id].get(r.device_id), r.status, r.model)
+        cutoff = r.last_seen if r.state in ("lost", "offline") else None
+        out.append(DeviceInfo(r.id, r.agent_id, r.device_id, r.municipality, r.school, r.room, watts, cutoff))
+    return out
+
+
+def load_history(conn: Connection, pks: list[int], start: datetime, end: datetime) -> dict[int, list[Reading]]:
+    """Each device's readings in [start, end), preceded by its last one before `start` (its state then)."""
+    h = HISTORY.c
+    out: dict[int, list[Reading]] = defaultdict(list)
+    if not pks:
+        return out
+    wanted = set(pks)
+    # The last transition before `start` of every device: one index seek each on (device_pk, observed_at).
+    before = (sa.select(h.id).where(h.device_pk == DEVICES.c.id, h.observed_at < start)
+              .order_by(h.observed_at.desc(), h.id.desc()).limit(1).scalar_subquery())
+    previous = [r.prev for r in conn.execute(sa.select(DEVICES.c.id, before.label("prev"))) if
+                r.prev is not None and r.id in wanted]
+    columns = (h.device_pk, h.observed_at, h.availability, h.power, h.power_w)
+    rows: list[Iterable] = []
+    for chunk in _chunks(previous, 5000):
+        rows.append(conn.execute(sa.select(*columns).where(h.id.in_(chunk))))
+    # Inside the window: a join from devices uses the (device_pk, observed_at) index per device.
+    rows.append(conn.execute(
+        sa.select(*columns).select_from(DEVICES.join(HISTORY, h.device_pk == DEVICES.c.id))
+        .where(h.observed_at >= start, h.observed_at < end).order_by(h.device_pk, h.observed_at, h.id)))
+    for result in rows:
+        for r in result:
+            if r.device_pk in wanted:
+                out[r.device_pk].append(Reading(r.observed_at, r.availability, r.power, r.power_w))
+    for readings in out.values():
+        readings.sort(key=lambda x: x.observed_at)  # stable: the previous state first, then the window in order
+    return out
+
+
+def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def day_figures(devices: list[DeviceInfo], history: dict[int, list[Reading]], day: date, now: datetime,
+                hours: tuple[time, time]) -> dict[int, Figures]:
+    """Each device's figures of one local day, up to `now` when the day is today."""
+    start, end = local_day_bounds(day)
+    end = min(end, now)
+    window = school_window(day, hours)
+    out = {}
+    for dev in devices:
+        school = window if is_school_day(dev.municipality, dev.school, day) else None
+        out[dev.pk] = compute(history.get(dev.pk, ()), start, end, watts=dev.watts, school=school,
+                              cutoff=dev.cutoff)
+    return out
+
+
+def days_figures(conn: Connection, devices: list[DeviceInfo], days: list[date], now: datetime,
+                 hours: tuple[time, time]) -> dict[date, dict[int, Figures]]:
+    """Figures of several local days (on the fly), loading the history once for their span."""
+    if not days or not devices:
+        return {}
+    start, _ = local_day_bounds(min(days))
+    _, end = local_day_bounds(max(days))
+    history = load_history(conn, [d.pk for d in devices], start, min(end, now))
+    return {day: day_figures(devices, history, day, now, hours) for day in days}
+
+
+def rollup_day(conn: Connection, day: date, now: datetime, hours: tuple[time, time],
+               resolver: WattsResolver) -> int:
+    """Write every device's energy_daily row of a finished local day (again, if it was already)."""
+    return rollup_days(conn, [day], now, hours, resolver)
+
+
+def rollup_days(conn: Connection, days: list[date], now: datetime, hours: tuple[time, time],
+                resolver: WattsResolver) -> int:
+    """rollup_day for several days in one pass over their history (the demo's 13 months at once)."""
+    devices = load_devices(conn, resolver)
+    figures = days_figures(conn, devices, days, now, hours)
+    written = 0
+    for day in days:
+        conn.execute(DAILY.delete().where(DAILY.c.day == day))
+        per_device = figures.get(day, {})
+        rows = [{"device_pk": dev.pk, "day": day, "year": day.year, "month": day.month, "agent_id": dev.agent_id,
+                 "device_id": dev.device_id, "municipality": dev.municipality, "school": dev.school,
+                 "room": dev.room, "computed_at": now, **_columns(per_device[dev.pk])} for dev in devices]
+        for i in range(0, len(rows), 2000):
+            conn.execute(DAILY.insert(), rows[i:i + 2000])
+        conn.execute(ROLLED.delete().where(ROLLED.c.day == day))
+        conn.execute(ROLLED.insert().values(day=day, devices=len(rows), computed_at=now))
+        written += len(rows)
+    return written
+
+
+def _columns(f: Figures) -> dict[str, float]:
+    return {"period_s": f.period_s, "measured_s": f.measured_s, "rated_s": f.rated_s, "kwh": f.kwh,
+            "kwh_school_hours": f.kwh_school_hours, "kwh_left_on": f.kwh_left_on, "kwh_standby": f.kwh_standby,
+            "hours_on": f.hours_on, "hours_left_on": f.hours_left_on}
+
+
+def first_history_day(conn: Connection) -> date | None:
+    from avfleet.controller.energy.school_days import LOCAL
+
+    first = conn.execute(sa.select(sa.func.min(HISTORY.c.observed_at))).scalar_one_or_none()
+    if first is None:
+        return None
+    if first.tzinfo is None:  # min() bypasses the column type on some backends
+        from datetime import UTC
+        first = first.replace(tzinfo=UTC)
+    return first.astimezone(LOCAL).date()
+
+
+def rolled_days(conn: Connection, start: date, end: date) -> set[date]:
+    return set(conn.execute(sa.select(ROLLED.c.day).where(ROLLED.c.day >= start, ROLLED.c.day <= end)).scalars())
+
+
+def days_between(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]

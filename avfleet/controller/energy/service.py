@@ -1,0 +1,163 @@
+"""Energy answers per level and period (DESIGN.md "Energy"): stored days from energy_daily, the rest on the fly.
+
+Finished days that the roll-up job has written are summed in SQL; today, and any finished day the
+job has not reached yet, are computed from the history on the fly (a GET never writes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from avfleet.controller.energy.compute import Figures
+from avfleet.controller.energy.models import EnergyDay
+from avfleet.controller.energy.rollup import days_between, days_figures, load_devices, rolled_days
+from avfleet.controller.energy.school_days import LOCAL, parse_school_hours
+from avfleet.controller.energy.watts import WattsResolver
+from avfleet.controller.errors import InvalidInput
+from avfleet.controller.settings import ControllerSettings
+
+DAILY = EnergyDay.__table__
+LEVELS = ("county", "municipality", "school", "room", "device")
+GROUPS = ("day", "month", "year")
+# The place columns that name an item at each level.
+PLACE_COLUMNS = {"county": (), "municipality": ("municipality",), "school": ("municipality", "school"),
+                 "room": ("municipality", "school", "room"),
+                 "device": ("municipality", "school", "room", "agent_id", "device_id")}
+ITEM_PLACE = ("municipality", "school", "room", "agent_id", "device_id")
+MAX_DAYS = 3 * 366 + 1
+
+
+@dataclass(frozen=True)
+class EnergyQuery:
+    level: str
+    start: date
+    end: date
+    group: str = "month"
+    municipality: str | None = None
+    school: str | None = None
+    room: str | None = None
+    agent_id: str | None = None
+    device_id: str | None = None
+
+    def check(self) -> None:
+        if self.level not in LEVELS:
+            raise InvalidInput(f"level must be one of {', '.join(LEVELS)}")
+        if self.group not in GROUPS:
+            raise InvalidInput(f"group must be one of {', '.join(GROUPS)}")
+        if self.end < self.start:
+            raise InvalidInput("to is before from")
+        if (self.end - self.start).days + 1 > MAX_DAYS:
+            raise InvalidInput(f"at most {MAX_DAYS} days per query")
+        if self.level != "device" and (self.agent_id or self.device_id):
+            raise InvalidInput("agent_id and device_id filter only level=device")
+
+    def a_year_earlier(self) -> EnergyQuery:
+        return EnergyQuery(self.level, _year_back(self.start), _year_back(self.end), self.group, self.municipality,
+                           self.school, self.room, self.agent_id, self.device_id)
+
+
+def _year_back(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
+class EnergyService:
+    def __init__(self, settings: ControllerSettings, resolver: WattsResolver | None = None) -> None:
+        self.settings = settings
+        self.hours: tuple[time, time] = parse_school_hours(settings.school_hours)
+        self.resolver = resolver or WattsResolver()
+
+    def factor(self, year: int) -> dict[str, Any]:
+        own = self.settings.co2e_by_year.get(year)
+        if own is None:
+            return {"g_co2e_per_kwh": self.settings.co2e_g_per_kwh, "source": self.settings.co2e_source}
+        return {"g_co2e_per_kwh": own.g_co2e_per_kwh, "source": own.source or self.settings.co2e_source}
+
+    def answer(self, conn: Connection, query: EnergyQuery, now: datetime) -> dict[str, Any]:
+        """The contract's answer: items, factor, previous_year (and factors per year when they differ)."""
+        query.check()
+        items = self.items(conn, query, now)
+        previous = self.items(conn, query.a_year_earlier(), now)
+        years = range(query.start.year - 1, query.end.year + 1)
+        return {"items": items, "total": len(items), "factor": self.factor(query.end.year),
+                "factors": [{"year": y, **self.factor(y)} for y in years], "previous_year": previous,
+                "timezone": "Europe/Stockholm", "from": query.start.isoformat(), "to": query.end.isoformat()}
+
+    def items(self, conn: Connection, query: EnergyQuery, now: datetime) -> list[dict[str, Any]]:
+        today = now.astimezone(LOCAL).date()
+        last = min(query.end, today)
+        sums: dict[tuple, Figures] = {}
+        if query.start <= last:
+            finished_end = min(last, date.fromordinal(today.toordinal() - 1))
+            stored = rolled_days(conn, query.start, finished_end) if query.start <= finished_end else set()
+            if stored:
+                self._stored(conn, query, min(stored), max(stored), sums)
+            missing = [d for d in days_between(query.start, last) if d not in stored]
+            if missing:
+                self._on_the_fly(conn, query, missing, now, sums)
+        return [self._item(query, key, figures) for key, figures in sorted(sums.items(), key=_sort_key)]
+
+    def _stored(self, conn: Connection, query: EnergyQuery, start: date, end: date, sums: dict[tuple, Figures]) -> None:
+        c = DAILY.c
+        place = [c[name] for name in PLACE_COLUMNS[query.level]]
+        period = {"day": [c.day], "month": [c.year, c.month], "year": [c.year]}[query.group]
+        filters = [c[name] == value for name in ITEM_PLACE if (value := getattr(query, name)) is not None]
+        figures = [sa.func.sum(c[name]).label(name) for name in
+                   ("period_s", "measured_s", "rated_s", "kwh", "kwh_school_hours", "kwh_left_on", "kwh_standby",
+                    "hours_on", "hours_left_on")]
+        rows = conn.execute(sa.select(*place, *period, *figures).where(c.day >= start, c.day <= end, *filters)
+                            .group_by(*place, *period))
+        n_place = len(place)
+        for r in rows:
+            key = (*r[:n_place], _period_label(query.group, *r[n_place:n_place + len(period)]))
+            sums.setdefault(key, Figures()).add(Figures(**{k: float(r._mapping[k] or 0) for k in _FIGURE_FIELDS}))
+
+    def _on_the_fly(self, conn: Connection, query: EnergyQuery, days: list[date], now: datetime,
+                    sums: dict[tuple, Figures]) -> None:
+        devices = load_devices(conn, self.resolver, municipality=query.municipality, school=query.school,
+                               room=query.room, agent_id=query.agent_id, device_id=query.device_id)
+        names = PLACE_COLUMNS[query.level]
+        for day, per_device in days_figures(conn, devices, days, now, self.hours).items():
+            label = _period_label(query.group, *_period_parts(query.group, day))
+            for dev in devices:
+                key = (*(getattr(dev, name) for name in names), label)
+                sums.setdefault(key, Figures()).add(per_device[dev.pk])
+
+    def _item(self, query: EnergyQuery, key: tuple, f: Figures) -> dict[str, Any]:
+        place = dict(zip(PLACE_COLUMNS[query.level], key[:-1], strict=True))
+        period = key[-1]
+        factor = self.factor(int(period[:4]))
+        return {"level": query.level, **{name: place.get(name) for name in ITEM_PLACE}, "period": period,
+                "kwh": round(f.kwh, 3), "kwh_school_hours": round(f.kwh_school_hours, 3),
+                "kwh_left_on": round(f.kwh_left_on, 3), "kwh_standby": round(f.kwh_standby, 3),
+                "hours_on": round(f.hours_on, 2), "hours_left_on": round(f.hours_left_on, 2),
+                "co2e_kg": round(f.kwh * factor["g_co2e_per_kwh"] / 1000, 3), "basis": f.basis,
+                "coverage": round(f.coverage, 4)}
+
+
+_FIGURE_FIELDS = ("period_s", "measured_s", "rated_s", "kwh", "kwh_school_hours", "kwh_left_on", "kwh_standby",
+                  "hours_on", "hours_left_on")
+
+
+def _period_parts(group: str, day: date) -> tuple:
+    return {"day": (day,), "month": (day.year, day.month), "year": (day.year,)}[group]
+
+
+def _period_label(group: str, *parts: Any) -> str:
+    if group == "day":
+        value = parts[0]
+        return value.isoformat() if isinstance(value, date) else str(value)[:10]
+    if group == "month":
+        return f"{int(parts[0]):04d}-{int(parts[1]):02d}"
+    return f"{int(parts[0]):04d}"
+
+
+def _sort_key(item: tuple[tuple, Figures]) -> tuple:
+    return tuple("" if part is None else str(part) for part in item[0])
