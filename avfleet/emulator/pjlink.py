@@ -14,9 +14,9 @@ import random
 from collections import Counter, deque
 from typing import Any
 
-from avfleet.emulator.pjlink_config import BEHAVIOUR_FAULTS, ERST_NAMES, ProjectorConfig
+from avfleet.emulator.pjlink_config import BEHAVIOUR_FAULTS, ProjectorConfig
 from avfleet.protocols.pjlink import codec
-from avfleet.protocols.pjlink.codec import ErrorLevel, ErrorStatus, PowerState
+from avfleet.protocols.pjlink.codec import ERST_COMPONENTS, ErrorLevel, ErrorStatus, PowerState
 from avfleet.protocols.pjlink.errors import PJLinkProtocolError
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class ProjectorEmulator:
         self.audio_muted = False
         self.frozen = False
         f = c.faults
-        self._erst = {name: getattr(f, name) for name in ERST_NAMES}
+        self._erst = {name: getattr(f, name) for name in ERST_COMPONENTS}
         self.lamp_failure = False
         self.slow_replies: float | None = f.slow_replies
         self.silent = f.silent
@@ -170,7 +170,7 @@ class ProjectorEmulator:
 
     @property
     def errors(self) -> ErrorStatus:
-        return ErrorStatus(*(ErrorLevel(self._erst[n]) for n in ERST_NAMES))
+        return ErrorStatus(*(ErrorLevel(self._erst[n]) for n in ERST_COMPONENTS))
 
     @property
     def lamp_hours(self) -> int:
@@ -219,8 +219,8 @@ class ProjectorEmulator:
 
     def set_error(self, component: str, level: int) -> None:
         """Set one ERST digit (fan, lamp, temperature, cover, filter, other) to 0, 1 or 2."""
-        if component not in ERST_NAMES:
-            raise ValueError(f"unknown ERST component {component!r}; known: {', '.join(ERST_NAMES)}")
+        if component not in ERST_COMPONENTS:
+            raise ValueError(f"unknown ERST component {component!r}; known: {', '.join(ERST_COMPONENTS)}")
         if level not in (0, 1, 2):
             raise ValueError("ERST level must be 0, 1 or 2")
         if self._erst[component] != level:
@@ -230,7 +230,7 @@ class ProjectorEmulator:
     def inject_fault(self, fault: str, value: Any = True) -> None:
         """Inject a fault: an ERST component (value = level, default 2), `lamp_failure`,
         `slow_replies` (value = seconds), `silent` or `stall_mid_reply`."""
-        if fault in ERST_NAMES:
+        if fault in ERST_COMPONENTS:
             self.set_error(fault, 2 if value is True else int(value))
         elif fault == "lamp_failure":
             self.lamp_failure = bool(value)
@@ -247,11 +247,11 @@ class ProjectorEmulator:
         elif fault == "stall_mid_reply":
             self.stall_mid_reply = bool(value)
         else:
-            known = ", ".join((*ERST_NAMES, *BEHAVIOUR_FAULTS))
+            known = ", ".join((*ERST_COMPONENTS, *BEHAVIOUR_FAULTS))
             raise ValueError(f"unknown fault {fault!r}; known: {known}")
 
     def clear_fault(self, fault: str) -> None:
-        self.inject_fault(fault, 0 if fault in ERST_NAMES else False)
+        self.inject_fault(fault, 0 if fault in ERST_COMPONENTS else False)
 
     def register_notify(self, host: str, port: int) -> None:
         """Send status notifications (LKUP, POWR, ERST, INPT datagrams) to host:port from now on."""

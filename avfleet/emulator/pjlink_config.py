@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from avfleet.protocols.pjlink import codec
 from avfleet.protocols.pjlink.errors import PJLinkProtocolError
 
-ERST_NAMES = codec.ERST_COMPONENTS
 BEHAVIOUR_FAULTS = ("lamp_failure", "slow_replies", "silent", "stall_mid_reply")
 
 # Answers a client cannot read, per question: `garbage` (a line that is not PJLink), `out_of_spec` (a

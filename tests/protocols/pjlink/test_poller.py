@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from avfleet.emulator.pjlink_config import ERST_NAMES
 from avfleet.protocols.device_url import PJLinkTarget
 from avfleet.protocols.errors import CommandError, CommandRetryable, CommandUnsupported
 from avfleet.protocols.factory import make_poller
+from avfleet.protocols.pjlink.codec import ERST_COMPONENTS
 from avfleet.protocols.pjlink.poller import PJLinkPoller
 from avfleet.protocols.status import Availability, FaultLevel, Power
 from tests.protocols.pjlink.conftest import poller_for
@@ -29,7 +29,7 @@ async def test_class2_full_status(projector):
     assert [(lamp.hours, lamp.on) for lamp in status.lamps] == [(1234, True)]
     assert status.filter_hours == 321
     assert status.input == "31" and status.av_mute is True
-    assert all(getattr(status.faults, n) == FaultLevel.ok for n in ERST_NAMES)
+    assert all(getattr(status.faults, n) == FaultLevel.ok for n in ERST_COMPONENTS)
     ident = status.identity
     assert (ident.manufacturer, ident.model, ident.serial, ident.firmware, ident.name, ident.mac, ident.pjlink_class) \
         == ("EPSON", "EB-1470Ui", "X5CK0012", "2.10", "A12", "00:26:ab:00:00:07", "2")
@@ -83,7 +83,7 @@ async def test_laser_projector_has_no_lamps_and_is_asked_once(projector):
     assert emu.commands["%1LAMP"] == 1
 
 
-@pytest.mark.parametrize("component", ERST_NAMES)
+@pytest.mark.parametrize("component", ERST_COMPONENTS)
 @pytest.mark.parametrize("level,expected", [(1, FaultLevel.warning), (2, FaultLevel.error)])
 async def test_each_erst_flag(projector, component, level, expected):
     emu = await projector(pjlink_class=2)

@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from avfleet.emulator.pjlink_config import ERST_NAMES
-from avfleet.protocols.pjlink.codec import LinkUp, PowerNotice, PowerState
+from avfleet.protocols.pjlink.codec import ERST_COMPONENTS, LinkUp, PowerNotice, PowerState
 from avfleet.protocols.status import Availability, FaultLevel, Power
 from tests.protocols.pjlink.conftest import poller_for
 
@@ -32,7 +31,7 @@ def _field(status, command):
     }[command]
 
 
-UNKNOWN = {"POWR": Power.unknown, "ERST": {n: "unknown" for n in ERST_NAMES}, "LAMP": [], "FILT": None,
+UNKNOWN = {"POWR": Power.unknown, "ERST": {n: "unknown" for n in ERST_COMPONENTS}, "LAMP": [], "FILT": None,
            "INPT": None, "AVMT": None, "INF1": None, "INF2": None, "NAME": None, "SNUM": None}
 
 
