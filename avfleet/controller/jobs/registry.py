@@ -11,11 +11,12 @@ from avfleet.controller.settings import ControllerSettings
 
 def all_jobs(settings: ControllerSettings) -> list[Job]:
     from avfleet.controller.commands import jobs as command_jobs
+    from avfleet.controller.energy import jobs as energy_jobs
     from avfleet.controller.fleet import jobs as fleet_jobs
     from avfleet.controller.notifications import jobs as notification_jobs
     from avfleet.controller.tickets import jobs as ticket_jobs
 
     found: list[Job] = []
-    for module in (command_jobs, fleet_jobs, ticket_jobs, notification_jobs):
+    for module in (command_jobs, fleet_jobs, ticket_jobs, notification_jobs, energy_jobs):
         found.extend(module.jobs(settings))
     return found
