@@ -22,6 +22,7 @@ from avfleet.demo.broker import DemoBroker
 from avfleet.demo.county import Room, plan_rooms
 from avfleet.demo.errors import DemoError
 from avfleet.demo.fleet import DemoFleet, agents_connect_s, running_fleet
+from avfleet.demo.mailbox import DemoMailbox
 from avfleet.demo.steps import DemoStep, demo_steps
 from avfleet.loop_thread import LoopThread
 
@@ -70,11 +71,13 @@ class Demo:
         stack.callback(broker.stop)
         broker.start()
 
+        mailbox = DemoMailbox(workdir / "mail").start()
+        stack.callback(mailbox.stop)
         settings = load_settings(
             demo=True, data_dir=workdir, broker_url=broker.url, broker_username=None, api_port=self.port,
-            client_id="avfleet-demo-controller", mqtt_protocol=broker.mqtt_protocol,
+            client_id="avfleet-demo-controller", mqtt_protocol=broker.mqtt_protocol, **mailbox.settings(),
         )
-        controller = Controller(settings)
+        controller = Controller(settings, tune_gc=True)  # a long-running process, as `avfleet controller`
         stack.callback(controller.stop)
         try:
             controller.start()
@@ -103,6 +106,7 @@ class Demo:
             step(self.context)
         for line in controller.ready_lines(login=True):
             self.out(line)
+        self.out(mailbox.ready_line())
 
     def stop(self) -> None:
         """Stop what started, newest first: fleet, controller, broker, then the temporary folder."""

@@ -55,6 +55,25 @@ def check_identities(base: str, auth: dict, projectors: list[dict]) -> None:
     assert seen_models == DEMO_MODELS  # a mix of all five models
 
 
+def check_tickets_and_mail(base: str, auth: dict, mail_line: str) -> None:
+    """The demo's faulty projectors have tickets, and their e-mails reach the demo's local inbox."""
+    match = re.fullmatch(r"smtp://127\.0\.0\.1:\d+ \(inbox (.+)\)", mail_line)
+    assert match, mail_line
+    inbox = Path(match.group(1))
+    deadline = time.monotonic() + 60
+    kinds: set[str] = set()
+    while time.monotonic() < deadline:
+        tickets = httpx.get(f"{base}/api/v1/tickets?limit=1000", headers=auth, timeout=10).json()["items"]
+        kinds = {t["kind"] for t in tickets}
+        if {"unreachable", "auth_failed"} <= kinds and list(inbox.glob("*.eml")):
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"tickets {kinds} / mails {list(inbox.glob('*.eml'))}")
+    mail = next(iter(sorted(inbox.glob("*.eml")))).read_text(errors="replace")
+    assert "Subject: [avfleet]" in mail and "teknik@mediacentrum.example" in mail
+
+
 def run_demo(tmp_path: Path, *extra: str) -> None:
     log = (tmp_path / "demo.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "avfleet.cli.main", "demo", "--devices", str(PROJECTORS),
@@ -68,7 +87,7 @@ def run_demo(tmp_path: Path, *extra: str) -> None:
         for line in proc.stdout:
             key, _, value = line.strip().partition(": ")
             lines[key] = value
-            if {"dashboard", "api token", "login", "broker"} <= lines.keys():
+            if {"dashboard", "api token", "login", "broker", "mail"} <= lines.keys():
                 got.set()
 
     threading.Thread(target=read, daemon=True).start()
@@ -106,6 +125,7 @@ def run_demo(tmp_path: Path, *extra: str) -> None:
         for d in items:
             assert DEVICE_ID.match(d["id"]) and d["id"].startswith(d["agent_id"] + "-"), d["id"]
         check_identities(base, auth, projectors)
+        check_tickets_and_mail(base, auth, lines["mail"])
 
         user, password = lines["login"].split(" ", 1)
         token = httpx.post(f"{base}/api/v1/auth/login", json={"username": user, "password": password}).json()
