@@ -108,7 +108,13 @@ def _check(line: int, names: list[str], cells: list[str], today: date) -> Row:
     if len(cells) != len(names):
         row.errors.append(("row", f"{len(cells)} cells where the header has {len(names)}"))
         return row
-    raw = {name: cell.strip() for name, cell in zip(names, cells, strict=True)}
+    return check(line, {name: cell for name, cell in zip(names, cells, strict=True)}, today)
+
+
+def check(line: int, cells: Mapping[str, str], today: date) -> Row:
+    """One row's cells (every column, text as in the CSV) parsed and checked: the import's and PATCH's rules."""
+    row = Row(line)
+    raw = {name: (cells.get(name) or "").strip() for name in COLUMNS}
     for name in COLUMNS:
         text = raw[name]
         if _CONTROL.search(text):
@@ -133,12 +139,13 @@ def _check(line: int, names: list[str], cells: list[str], today: date) -> Row:
         row.errors.append(("kind", f"{v['kind']!r} is not one of {', '.join(KINDS)}"))
     if v.get("lifecycle") is not None and v["lifecycle"] not in LIFECYCLES:
         row.errors.append(("lifecycle", f"{v['lifecycle']!r} is not one of {', '.join(LIFECYCLES)}"))
-    if v.get("mac") is not None:
+    mac_given = v.get("mac") is not None
+    if mac_given:
         mac = normalize_mac(v["mac"])
         if mac is None:
             row.errors.append(("mac", f"{v['mac']!r} is not a MAC address (aa:bb:cc:dd:ee:ff)"))
         v["mac"] = mac
-    if "serial" in v and "mac" in v and v["serial"] is None and v["mac"] is None and not row.errors:
+    if "serial" in v and "mac" in v and v["serial"] is None and not mac_given:
         row.errors.append(("serial", "a serial or a MAC is needed to tell the unit apart"))
     if v.get("purchase_date") and v["purchase_date"] > today:
         row.errors.append(("purchase_date", f"{v['purchase_date']} is in the future"))

@@ -2,7 +2,11 @@
 
 Called by the fleet ingest inside its batch transaction (no HTTP here). A device keeps one open
 record per unit; a new serial under the same device id closes it with `closed_reason="swapped"`
-and opens another, so a replaced projector shows in the device's detail and (later) as a ticket.
+and opens another, so a replaced projector shows in the device's detail and as a ticket. Each
+record is matched to the register's unit by serial, then MAC (register.py): a matched unit takes
+the agent's device id and firmware, with the agent as the author in its history; an unmatched one
+waits in the "to be placed" list. This runs only when an identity changed, so a steady fleet costs
+nothing here, and a change costs one or two indexed look-ups more.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from avfleet.controller.inventory import register
 from avfleet.controller.inventory.models import InventoryRecord
 from avfleet.controller.inventory.schemas import InventoryItem
 from avfleet.protocols.status import Identity
@@ -30,20 +35,29 @@ def observe_identity(conn: Connection, *, device_pk: int, agent_id: str, device_
     """
     i = INVENTORY.c
     open_record = conn.execute(
-        sa.select(i.id, i.serial).where(i.device_pk == device_pk, i.closed_at.is_(None)).order_by(i.id.desc())
+        sa.select(i.id, i.serial, i.unit_id).where(i.device_pk == device_pk, i.closed_at.is_(None))
+        .order_by(i.id.desc())
     ).first()
+    unit = register.match(conn, identity.serial, identity.mac) if identity.serial or identity.mac else None
     fields = {"manufacturer": identity.manufacturer, "model": identity.model, "serial": identity.serial,
-              "firmware": identity.firmware, "mac": identity.mac, "last_seen": observed_at}
+              "firmware": identity.firmware, "mac": identity.mac, "last_seen": observed_at,
+              "unit_id": unit["id"] if unit else None}
     swapped = False
     if open_record is not None and open_record.serial and identity.serial and open_record.serial != identity.serial:
         conn.execute(INVENTORY.update().where(i.id == open_record.id)
                      .values(closed_at=observed_at, closed_reason="swapped"))
+        if open_record.unit_id is not None and (unit is None or unit["id"] != open_record.unit_id):
+            register.unit_left(conn, open_record.unit_id, agent_id=agent_id, device_id=device_id, now=observed_at)
         open_record, swapped = None, True
     if open_record is None:
         conn.execute(INVENTORY.insert().values(
             device_pk=device_pk, agent_id=agent_id, device_id=device_id, first_seen=observed_at, **fields))
     else:
         conn.execute(INVENTORY.update().where(i.id == open_record.id).values(**fields))
+    if unit is not None:
+        register.follow_observation(conn, unit, agent_id=agent_id, device_id=device_id, firmware=identity.firmware,
+                                    manufacturer=identity.manufacturer, model=identity.model, mac=identity.mac,
+                                    now=observed_at)
     return swapped
 
 
