@@ -30,6 +30,7 @@ def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetr
     from avfleet.controller.api import stream
     from avfleet.controller.commands import routes as command_routes
     from avfleet.controller.fleet import routes as fleet_routes
+    from avfleet.controller.inventory import routes as inventory_routes
     from avfleet.controller.energy import routes as energy_routes
     from avfleet.controller.tickets import routes as ticket_routes
 
@@ -106,5 +107,6 @@ def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetr
     app.include_router(command_routes.build_router(), prefix="/api/v1", dependencies=protected)
     app.include_router(stream.build_router(), prefix="/api/v1", dependencies=protected)
     app.include_router(ticket_routes.build_router(), prefix="/api/v1", dependencies=protected)
+    app.include_router(inventory_routes.build_router(), prefix="/api/v1", dependencies=protected)
     app.include_router(energy_routes.build_router(), prefix="/api/v1", dependencies=protected)
     return app
