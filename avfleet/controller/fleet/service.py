@@ -337,13 +337,13 @@ class FleetService:
             [(u["kind"], u["protocol"], u["availability"], u["power"], u["active_faults"], u["input"], u["power_w"],
               u["status"], (t := sql.time(u["observed_at"])), sql.time(u["last_change"]),
               sql.time(u["changed_at_new"]), u["epoch"], u["seq"], u["pk"],
-              *ordering.guard_params(u["epoch"], u["seq"], t)) for u in changed],
+              *ordering.guard_params(u["epoch"], u["seq"], u["replayed"], t)) for u in changed],
         )
         sql.executemany(
             f"UPDATE devices SET power_w = {m}, status = {sql.json_mark()}, observed_at = {m}, state_epoch = {m}, "
             f"state_seq = {m} {guard}",
             [(u["power_w"], u["status"], (t := sql.time(u["observed_at"])), u["epoch"], u["seq"], u["pk"],
-              *ordering.guard_params(u["epoch"], u["seq"], t)) for u in repeats],
+              *ordering.guard_params(u["epoch"], u["seq"], u["replayed"], t)) for u in repeats],
         )
 
     def _file_late_state(self, conn: Connection, device_pk: int, m: StateMessage, summary: StatusSummary,
@@ -428,4 +428,5 @@ def _current_row(row: _DeviceRow, m: StateMessage, last_change: datetime | None,
             "input": m.input, "power_w": m.power_w,
             "status": status_json,
             "observed_at": m.observed_at, "last_change": last_change, "epoch": m.epoch, "seq": m.seq,
+            "replayed": m.replayed,
             "changed_at_new": now if last_change is not None else None}

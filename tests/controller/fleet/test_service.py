@@ -88,7 +88,12 @@ def test_state_with_equal_timestamp_replaces_current_only_by_a_higher_seq_of_the
     apply(engine, support.state("ag1", "pj1", 1, at=10, power="on"))
     apply(engine, support.state("ag1", "pj1", 2, at=10, power="standby"))
     assert device(engine, "ag1", "pj1").power == "standby"  # seq orders the states of one outbox epoch
-    apply(engine, support.state("ag1", "pj1", 9, at=10, power="on", epoch="a1"))  # another epoch: time decides
+    # Another epoch (a reinstalled agent): a replayed state needs a newer time, a live one wins.
+    apply(engine, support.state("ag1", "pj1", 9, at=10, power="on", epoch="a1", replayed=True))
+    assert device(engine, "ag1", "pj1").power == "standby"
+    apply(engine, support.state("ag1", "pj1", 1, at=5, power="on", epoch="b2"))  # its clock still lags
+    assert device(engine, "ag1", "pj1").power == "on"
+    apply(engine, support.state("ag1", "pj1", 2, at=6, power="standby", epoch="b2"))
     assert device(engine, "ag1", "pj1").power == "standby"
 
 
