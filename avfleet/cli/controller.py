@@ -39,6 +39,12 @@ def register(app: typer.Typer) -> None:
 
         def start() -> None:
             ctl.start()
+            if ctl.settings.default_schedules:
+                from avfleet.controller.db import write_transaction
+                from avfleet.controller.schedules.service import ensure_defaults
+
+                with write_transaction(ctl.engine) as conn:
+                    ensure_defaults(conn)  # a new installation's: off at 17:30, hourly on non-school days
             for line in ctl.ready_lines(login=ctl.settings.demo):
                 typer.echo(line)
             sys.stdout.flush()

@@ -14,7 +14,7 @@ import typer
 
 
 def build_app() -> typer.Typer:
-    from avfleet.cli import agent, controller, inventory, probe, simulate
+    from avfleet.cli import agent, calendar, controller, inventory, probe, simulate
 
     app = typer.Typer(
         name="avfleet",
@@ -27,6 +27,7 @@ def build_app() -> typer.Typer:
     simulate.register(app)
     agent.register(app)
     controller.register(app)
+    calendar.register(app)
     inventory.register(app)
     return app
 

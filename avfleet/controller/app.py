@@ -55,7 +55,7 @@ class Controller:
         self.engine: Engine = create_db_engine(self.settings.resolved_database_url)
         self.ingest = IngestService(self.settings, self.engine, self.metrics)
         self.app = create_app(self.settings, self.engine, self.metrics, self.ingest)
-        self.jobs = JobRunner(self.engine, all_jobs(self.settings))
+        self.jobs = JobRunner(self.engine, all_jobs(self.settings, self.ingest))
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
         self.port: int | None = None

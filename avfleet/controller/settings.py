@@ -173,6 +173,16 @@ class ControllerSettings(BaseSettings):
     co2e_source: str = Field(default="IVL, Nordic electricity mix incl. trade, 2021–2023", max_length=300)
     co2e_by_year: dict[int, Co2eFactor] = Field(default_factory=dict)
 
+    # Schedules (DESIGN.md "Schedules and calendars"; docs/schedules.md).
+    schedule_grace_s: int = Field(default=7200, ge=0)  # a run missed while down still runs this late
+    schedule_command_ttl_s: int = Field(default=600, ge=10, le=24 * 3600)  # a run's power commands expire
+    # kwh_saved assumes a device switched off would have stayed on until this local time on the next
+    # school day; kwh_saved_max_h caps those hours (None: no cap).
+    kwh_saved_resume_at: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    kwh_saved_max_h: float | None = Field(default=None, gt=0)
+    # `avfleet controller` creates the default schedules when the database has none (docs/schedules.md).
+    default_schedules: bool = True
+
     @model_validator(mode="after")
     def _refuse_insecure_secrets(self) -> ControllerSettings:
         if self.receive_maximum < self.batch_max_rows:

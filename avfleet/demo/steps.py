@@ -20,4 +20,6 @@ DemoStep = Callable[["DemoContext"], None]
 
 def demo_steps() -> list[DemoStep]:
     """The steps of a default `avfleet demo`, in order."""
-    return []
+    from avfleet.demo.calendars import seed_calendars_and_schedules
+
+    return [seed_calendars_and_schedules]

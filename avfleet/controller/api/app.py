@@ -28,10 +28,12 @@ def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetr
                broker: BrokerLink | None = None) -> FastAPI:
     from avfleet import __version__
     from avfleet.controller.api import stream
+    from avfleet.controller.calendars import routes as calendar_routes
     from avfleet.controller.commands import routes as command_routes
     from avfleet.controller.fleet import routes as fleet_routes
     from avfleet.controller.inventory import routes as inventory_routes
     from avfleet.controller.energy import routes as energy_routes
+    from avfleet.controller.schedules import routes as schedule_routes
     from avfleet.controller.tickets import routes as ticket_routes
 
     # The input guard is app-wide so that routes added later are covered without remembering it.
@@ -107,6 +109,8 @@ def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetr
     app.include_router(command_routes.build_router(), prefix="/api/v1", dependencies=protected)
     app.include_router(stream.build_router(), prefix="/api/v1", dependencies=protected)
     app.include_router(ticket_routes.build_router(), prefix="/api/v1", dependencies=protected)
+    app.include_router(calendar_routes.build_router(), prefix="/api/v1", dependencies=protected)
+    app.include_router(schedule_routes.build_router(), prefix="/api/v1", dependencies=protected)
     app.include_router(inventory_routes.build_router(), prefix="/api/v1", dependencies=protected)
     app.include_router(energy_routes.build_router(), prefix="/api/v1", dependencies=protected)
     return app

@@ -363,5 +363,6 @@ def run_due(conn: Connection, publisher: Publisher | None, settings: ControllerS
             else:
                 started += start_run(conn, publisher, settings, action=schedule["action"], scope=schedule["scope"],
                                      schedule=schedule, occurrence_at=at) is not None
-        conn.execute(SCHEDULES.update().where(SCHEDULES.c.id == row.id).values(handled_until=now))
+        if now > after:  # never backwards: a clock stepped back does not run occurrences again
+            conn.execute(SCHEDULES.update().where(SCHEDULES.c.id == row.id).values(handled_until=now))
     return started
