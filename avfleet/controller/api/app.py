@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 from importlib import resources
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.engine import Engine
 
 from avfleet.controller.api import error_docs, limits
-from avfleet.controller.api.auth import require_token
 from avfleet.controller.api.context import ApiContext, BrokerLink, get_context
-from avfleet.controller.api.schemas import Health, LoginRequest, LoginResponse
+from avfleet.controller.api.schemas import Health
+from avfleet.controller.auth.scope import authorize, get_principal, require_admin, require_county
 from avfleet.controller.errors import DomainError
 from avfleet.controller.ingest.metrics import IngestMetrics
 from avfleet.controller.settings import ControllerSettings
@@ -28,6 +27,7 @@ def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetr
                broker: BrokerLink | None = None) -> FastAPI:
     from avfleet import __version__
     from avfleet.controller.api import stream
+    from avfleet.controller.auth import routes as auth_routes
     from avfleet.controller.calendars import routes as calendar_routes
     from avfleet.controller.commands import routes as command_routes
     from avfleet.controller.fleet import routes as fleet_routes
@@ -40,7 +40,8 @@ def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetr
     app = FastAPI(title="avfleet controller", version=__version__,
                   dependencies=[Depends(limits.refuse_unstorable_input)],
                   description="Classroom AV fleet: agents, devices, their status history and commands. "
-                  "Every endpoint but /health and this description needs `Authorization: Bearer TOKEN`.")
+                  "Every endpoint but /health, the login and this description needs `Authorization: Bearer TOKEN` "
+                  "or the dashboard's session cookie (docs/users.md).")
     app.state.context = ApiContext(settings, engine, metrics or IngestMetrics(), broker)
     app.add_middleware(limits.BodySizeLimit, max_bytes=settings.max_request_bytes)
     error_docs.install(app)
@@ -70,8 +71,8 @@ def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetr
         ok = database == "ok" and broker_state != "disconnected"
         return {"status": "ok" if ok else "degraded", "database": database, "broker": broker_state}
 
-    @app.get("/metrics", tags=["service"], dependencies=[Depends(require_token)],
-             summary="Prometheus metrics of this process", response_class=Response)
+    @app.get("/metrics", tags=["service"], dependencies=[Depends(require_county)],
+             summary="Prometheus metrics of this process (county-wide callers only)", response_class=Response)
     def metrics_endpoint(ctx: ApiContext = Depends(get_context)) -> Response:
         from avfleet.controller.fleet.queries import agent_counts
         from avfleet.controller.tickets.metrics import exposition
@@ -89,28 +90,19 @@ def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetr
         page = resources.files("avfleet.controller.dashboard").joinpath("index.html").read_text()
         return HTMLResponse(page)
 
-    public = APIRouter(prefix="/api/v1", tags=["auth"])
-
-    @public.post("/auth/login", response_model=LoginResponse,
-                 summary="Exchange the admin user and password for an API token (dashboard login)")
-    def login(body: LoginRequest, ctx: ApiContext = Depends(get_context)) -> dict:
-        s = ctx.settings
-        if s.admin_password is None or not s.api_tokens:
-            raise HTTPException(404, "login is not configured on this controller (set admin_password)")
-        user_ok = hmac.compare_digest(body.username.encode(), s.admin_user.encode())
-        password_ok = hmac.compare_digest(body.password.encode(), s.admin_password.get_secret_value().encode())
-        if not (user_ok and password_ok):
-            raise HTTPException(401, "wrong user or password")
-        return {"token": s.api_tokens[0].get_secret_value()}
-
-    app.include_router(public)
-    protected = [Depends(require_token)]
+    # Every protected router: authenticated (token or session with CSRF), viewers read only.
+    protected = [Depends(authorize)]
+    app.include_router(auth_routes.build_public_router(), prefix="/api/v1")
+    # Who am I and logout: any authenticated caller, viewers too.
+    app.include_router(auth_routes.build_router(), prefix="/api/v1", dependencies=[Depends(get_principal)])
+    app.include_router(auth_routes.build_admin_router(), prefix="/api/v1",
+                       dependencies=[*protected, Depends(require_admin)])
     app.include_router(fleet_routes.build_router(), prefix="/api/v1", dependencies=protected)
     app.include_router(command_routes.build_router(), prefix="/api/v1", dependencies=protected)
     app.include_router(stream.build_router(), prefix="/api/v1", dependencies=protected)
     app.include_router(ticket_routes.build_router(), prefix="/api/v1", dependencies=protected)
+    app.include_router(inventory_routes.build_router(), prefix="/api/v1", dependencies=protected)
     app.include_router(calendar_routes.build_router(), prefix="/api/v1", dependencies=protected)
     app.include_router(schedule_routes.build_router(), prefix="/api/v1", dependencies=protected)
-    app.include_router(inventory_routes.build_router(), prefix="/api/v1", dependencies=protected)
     app.include_router(energy_routes.build_router(), prefix="/api/v1", dependencies=protected)
     return app

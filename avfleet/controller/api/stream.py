@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from avfleet.controller.api.context import ApiContext, get_context
+from avfleet.controller.auth.scope import Scope, get_scope
 from avfleet.controller.fleet import queries
 from avfleet.controller.tickets.queries import ticket_changes
 
@@ -34,7 +35,7 @@ def _event(name: str, data: object) -> str:
     return f"event: {name}\ndata: {json.dumps(data, default=_json_default, separators=(',', ':'))}\n\n"
 
 
-async def change_events(request: Request, ctx: ApiContext, poll_s: float) -> AsyncIterator[str]:
+async def change_events(request: Request, ctx: ApiContext, poll_s: float, scope: Scope) -> AsyncIterator[str]:
     cursor = datetime.now(UTC)
     sent: dict[tuple[str, str], str] = {}  # what each client already has, to skip the overlap's repeats
     yield _event("hello", {"since": cursor})
@@ -44,7 +45,8 @@ async def change_events(request: Request, ctx: ApiContext, poll_s: float) -> Asy
 
         def fetch(since: datetime = cursor - OVERLAP) -> tuple[list[dict], list[dict], list[dict]]:
             with ctx.engine.connect() as conn:
-                return (*queries.changes_since(conn, since), ticket_changes(conn, since))
+                # The caller's scope, like every list: a limited caller hears of its municipalities only.
+                return (*queries.changes_since(conn, since, scope=scope), ticket_changes(conn, since, scope=scope))
 
         devices, agents, tickets = await run_in_threadpool(fetch)
         out: list[str] = []
@@ -76,8 +78,8 @@ def build_router() -> APIRouter:
     @router.get("/stream", summary="Live changes (text/event-stream): events `device`, `agent` and `ticket`",
                 response_class=StreamingResponse)
     async def stream(request: Request, poll_ms: int = Query(1000, ge=100, le=10_000),
-                     ctx: ApiContext = Depends(get_context)) -> StreamingResponse:
-        return StreamingResponse(change_events(request, ctx, poll_ms / 1000), media_type="text/event-stream",
+                     ctx: ApiContext = Depends(get_context), scope: Scope = Depends(get_scope)) -> StreamingResponse:
+        return StreamingResponse(change_events(request, ctx, poll_ms / 1000, scope), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     return router

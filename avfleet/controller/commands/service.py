@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from avfleet.controller.auth.principal import COUNTY, Scope
 from avfleet.controller.commands.models import FINAL_STATES, OPEN_STATES, CommandRecord
 from avfleet.controller.commands.schemas import COMMAND_COLUMNS
 from avfleet.controller.errors import DomainError, NotFound
@@ -42,16 +43,17 @@ class Publisher(Protocol):
 
 
 def issue_command(conn: Connection, publisher: Publisher | None, *, action: Action, device_id: str | None,
-                  agent_id: str | None, args: dict[str, Any], ttl_s: int) -> dict[str, Any]:
+                  agent_id: str | None, args: dict[str, Any], ttl_s: int, scope: Scope = COUNTY) -> dict[str, Any]:
     """Store and publish one command; raises NotFound, Ambiguous (409) or CommandRejected."""
     if device_id is None and action is not Action.refresh:
         raise CommandRejected(f"{action.value} needs a device_id")
     if device_id is not None:
-        row = find_device(conn, device_id, agent_id)
+        row = find_device(conn, device_id, agent_id, scope)
         agent_id = row.agent_id
     elif agent_id is None:
         raise CommandRejected("refresh without a device_id needs an agent_id")
-    elif conn.execute(sa.select(AGENTS.c.agent_id).where(AGENTS.c.agent_id == agent_id)).first() is None:
+    elif conn.execute(sa.select(AGENTS.c.agent_id).where(AGENTS.c.agent_id == agent_id,
+                                                         *scope.clauses(AGENTS.c.municipality))).first() is None:
         raise NotFound(f"no agent {agent_id!r}")
     if action is Action.set_input and not isinstance(args.get("input"), str):
         raise CommandRejected("set_input needs args.input, e.g. {\"input\": \"31\"}")
@@ -112,17 +114,18 @@ def _item(r: Any) -> dict[str, Any]:
     return item
 
 
-def get_command(conn: Connection, command_id: str) -> dict[str, Any]:
-    row = conn.execute(sa.select(COMMANDS).where(COMMANDS.c.command_id == command_id)).first()
+def get_command(conn: Connection, command_id: str, scope: Scope = COUNTY) -> dict[str, Any]:
+    row = conn.execute(sa.select(COMMANDS).where(COMMANDS.c.command_id == command_id,
+                                                 *scope.agent_clauses(COMMANDS.c.agent_id))).first()
     if row is None:
         raise NotFound(f"no command {command_id!r}")
     return _item(row)
 
 
 def list_commands(conn: Connection, *, agent_id: str | None, device_id: str | None, status: str | None,
-                  limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+                  limit: int, offset: int, scope: Scope = COUNTY) -> tuple[list[dict[str, Any]], int]:
     c = COMMANDS.c
-    clauses = []
+    clauses = scope.agent_clauses(c.agent_id)
     if agent_id is not None:
         clauses.append(c.agent_id == agent_id)
     if device_id is not None:

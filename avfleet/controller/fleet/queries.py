@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from avfleet.controller.auth.principal import COUNTY, Scope
 from avfleet.controller.errors import Conflict, DomainError, NotFound
 from avfleet.controller.fleet.models import Agent, Device, DeviceEvent, DeviceTransition
 from avfleet.controller.fleet.schemas import (
@@ -54,9 +55,9 @@ class Filters:
     kind: str | None = None
 
 
-def _site_filters(f: Filters) -> list[Any]:
+def _site_filters(f: Filters, scope: Scope) -> list[Any]:
     a = AGENTS.c
-    clauses = []
+    clauses = scope.clauses(a.municipality)  # tenancy: a limited caller sees its municipalities only
     if f.municipality is not None:
         clauses.append(a.municipality == f.municipality)
     if f.school is not None:
@@ -85,9 +86,10 @@ def _device_item(r: Any) -> dict[str, Any]:
     return item
 
 
-def list_devices(conn: Connection, f: Filters, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+def list_devices(conn: Connection, f: Filters, limit: int, offset: int,
+                 scope: Scope = COUNTY) -> tuple[list[dict[str, Any]], int]:
     d = DEVICES.c
-    clauses = _site_filters(f)
+    clauses = _site_filters(f, scope)
     if f.agent_id is not None:
         clauses.append(d.agent_id == f.agent_id)
     if f.kind is not None:
@@ -109,10 +111,11 @@ def list_devices(conn: Connection, f: Filters, limit: int, offset: int) -> tuple
     return [_device_item(r) for r in rows], total
 
 
-def find_device(conn: Connection, device_id: str, agent_id: str | None) -> Any:
+def find_device(conn: Connection, device_id: str, agent_id: str | None, scope: Scope = COUNTY) -> Any:
     """The device's row (with `id`, its primary key, and `status`); NotFound or Ambiguous."""
     d = DEVICES.c
-    query = _device_select().add_columns(d.status).where(d.device_id == device_id)
+    query = _device_select().add_columns(d.status).where(d.device_id == device_id,
+                                                         *scope.clauses(AGENTS.c.municipality))
     if agent_id is not None:
         query = query.where(d.agent_id == agent_id)
     rows = conn.execute(query.limit(2)).all()
@@ -123,8 +126,9 @@ def find_device(conn: Connection, device_id: str, agent_id: str | None) -> Any:
     return rows[0]
 
 
-def device_detail(conn: Connection, device_id: str, agent_id: str | None, history_limit: int) -> dict[str, Any]:
-    row = find_device(conn, device_id, agent_id)
+def device_detail(conn: Connection, device_id: str, agent_id: str | None, history_limit: int,
+                  scope: Scope = COUNTY) -> dict[str, Any]:
+    row = find_device(conn, device_id, agent_id, scope)
     item = _device_item(row)
     item["status"] = None if row.status is None else {
         k: v for k, v in row.status.items() if k not in Envelope.model_fields}
@@ -140,9 +144,10 @@ def device_detail(conn: Connection, device_id: str, agent_id: str | None, histor
 
 
 def history_of(conn: Connection, device_id: str, agent_id: str | None, since: datetime | None,
-               until: datetime | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+               until: datetime | None, limit: int, offset: int,
+               scope: Scope = COUNTY) -> tuple[list[dict[str, Any]], int]:
     """Transitions of one device in [since, until), newest first; times must be aware (UTC)."""
-    row = find_device(conn, device_id, agent_id)
+    row = find_device(conn, device_id, agent_id, scope)
     return device_history(conn, row.id, since, until, limit, offset)
 
 
@@ -179,9 +184,10 @@ def _agent_select() -> sa.Select:
         AGENTS.outerjoin(counts, counts.c.agent_id == AGENTS.c.agent_id))
 
 
-def list_agents(conn: Connection, f: Filters, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+def list_agents(conn: Connection, f: Filters, limit: int, offset: int,
+                scope: Scope = COUNTY) -> tuple[list[dict[str, Any]], int]:
     a = AGENTS.c
-    clauses = _site_filters(f)
+    clauses = _site_filters(f, scope)
     if f.state is not None:
         clauses.append(a.state == f.state)
     if f.fault is not None:
@@ -192,8 +198,9 @@ def list_agents(conn: Connection, f: Filters, limit: int, offset: int) -> tuple[
     return [_agent_item(r) for r in rows], total
 
 
-def agent_detail(conn: Connection, agent_id: str) -> dict[str, Any]:
-    row = conn.execute(_agent_select().where(AGENTS.c.agent_id == agent_id)).first()
+def agent_detail(conn: Connection, agent_id: str, scope: Scope = COUNTY) -> dict[str, Any]:
+    row = conn.execute(_agent_select().where(AGENTS.c.agent_id == agent_id,
+                                             *scope.clauses(AGENTS.c.municipality))).first()
     if row is None:
         raise NotFound(f"no agent {agent_id!r}")
     item = _agent_item(row)
@@ -201,13 +208,15 @@ def agent_detail(conn: Connection, agent_id: str) -> dict[str, Any]:
     return item
 
 
-def changes_since(conn: Connection, cursor: datetime, limit: int = 500) -> tuple[list[dict], list[dict]]:
+def changes_since(conn: Connection, cursor: datetime, limit: int = 500,
+                  scope: Scope = COUNTY) -> tuple[list[dict], list[dict]]:
     """Devices and agents whose `changed_at` is at or after `cursor` (the live stream polls this)."""
     d, a = DEVICES.c, AGENTS.c
+    mine = scope.clauses(a.municipality)
     devices = [_device_item(r) for r in conn.execute(
-        _device_select().where(d.changed_at >= cursor).order_by(d.changed_at).limit(limit))]
+        _device_select().where(d.changed_at >= cursor, *mine).order_by(d.changed_at).limit(limit))]
     agents = [_agent_item(r) for r in conn.execute(
-        _agent_select().where(a.changed_at >= cursor).order_by(a.changed_at).limit(limit))]
+        _agent_select().where(a.changed_at >= cursor, *mine).order_by(a.changed_at).limit(limit))]
     return devices, agents
 
 
