@@ -187,8 +187,8 @@ class ProfileLibrary:
                 names[name] = source
         profiles, more = _validate(sources)
         problems += more
-        if problems:
-            raise ProfileError(problems)
+        if problems:  # a parent's problem is also each child's: say it once
+            raise ProfileError(list(dict.fromkeys(problems)))
         return cls(profiles, origin=str(directory))
 
     def __iter__(self) -> Iterator[Profile]:

@@ -294,3 +294,14 @@ def test_misspelt_keys_get_the_closest_known_key_and_every_problem_is_listed(tmp
 def test_hostile_profile_files_are_refused_with_a_line(tmp_path: Path, tail: str, message: str) -> None:
     error = load_one(tmp_path, GOOD + tail)
     assert str(error) == f"{tmp_path / 'bad.yaml'}:{message}"
+
+
+def test_a_problem_inherited_from_a_parent_names_the_parents_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "parent.yaml").write_text(GOOD.replace("kind: pdu", "kind: toaster"))
+    (tmp_path / "child.yaml").write_text("name: child-pdu\nextends: test-pdu\nvendor: Test\nmodel: Child\n")
+    with pytest.raises(ProfileError) as caught:
+        ProfileLibrary.load(tmp_path)
+    parent = tmp_path / "parent.yaml"
+    message = "Input should be 'projector', 'display', 'pdu' or 'other'"
+    # The parent fails on its own and the child inherits the bad value: one problem, at the parent's line 4.
+    assert str(caught.value).splitlines() == [f"{parent}:4: kind: {message}"]
