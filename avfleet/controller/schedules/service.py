@@ -40,6 +40,7 @@ RUN_COLUMNS = tuple(ScheduleRunBase.model_fields)
 # "device stayed busy ..." (agent/commands.py); a PJLink ERR3 names itself in the detail.
 BUSY = re.compile(r"ERR3|busy", re.IGNORECASE)
 MAX_ATTEMPTS = 2
+DEFAULTS_LOCK = 0x6176_5363  # "avSc": the advisory lock of ensure_defaults on PostgreSQL
 DEFAULT_SCHEDULES = (
     {"name": "Kvällsavstängning 17:30", "action": "power_off", "times": ["17:30"], "days": "every_day"},
     {"name": "Varje timme 08–16 på lovdagar och helger", "action": "power_off",
@@ -102,6 +103,10 @@ def delete_schedule(conn: Connection, schedule_id: int) -> None:
 
 def ensure_defaults(conn: Connection) -> int:
     """A new installation's schedules (docs/schedules.md); nothing when any schedule exists. How many."""
+    if conn.dialect.name == "postgresql":
+        # Two controllers starting on one empty database: the second waits here and then sees the
+        # first's rows (SQLite's write transaction already holds the database's write lock).
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": DEFAULTS_LOCK})
     if conn.execute(sa.select(sa.func.count()).select_from(SCHEDULES)).scalar_one():
         return 0
     for default in DEFAULT_SCHEDULES:
