@@ -162,17 +162,24 @@ def match(conn: Connection, serial: str | None, mac: str | None) -> dict[str, An
 
 
 def follow_observation(conn: Connection, unit: Mapping[str, Any], *, agent_id: str, device_id: str,
-                       firmware: str | None, manufacturer: str | None, model: str | None,
+                       firmware: str | None, manufacturer: str | None, model: str | None, serial: str | None,
                        mac: str | None, now: datetime) -> None:
-    """What an agent saw of a matched unit goes into the register, with the agent as its author."""
+    """What an agent saw of a matched unit goes into the register, with the agent as its author.
+
+    Its device id and firmware always; manufacturer, model, serial and MAC only where the register
+    has none (the register's word stands), and a serial or MAC only if no other unit has it.
+    """
     values: dict[str, Any] = {"agent_id": agent_id, "device_id": device_id}
     if firmware:
         values["firmware"] = firmware
-    for key, seen in (("manufacturer", manufacturer), ("model", model), ("mac", csvfile.normalize_mac(mac or ""))):
-        if seen and unit[key] is None:
-            values[key] = seen
-    if "mac" in values and conn.execute(sa.select(UNITS.c.id).where(UNITS.c.mac == values["mac"])).first():
-        del values["mac"]  # another unit has it: the register's word stands
+    seen = {"manufacturer": manufacturer, "model": model, "serial": serial,
+            "mac": csvfile.normalize_mac(mac) if mac else None}
+    for key, value in seen.items():
+        if value and unit[key] is None:
+            values[key] = value
+    for key in ("serial", "mac"):
+        if key in values and conn.execute(sa.select(UNITS.c.id).where(UNITS.c[key] == values[key])).first():
+            del values[key]
     apply(conn, unit, values, f"agent:{agent_id}", now)
 
 
@@ -195,7 +202,7 @@ def place_observations(conn: Connection, now: datetime) -> int:
             continue
         conn.execute(RECORDS.update().where(i.id == r.id).values(unit_id=unit["id"]))
         follow_observation(conn, unit, agent_id=r.agent_id, device_id=r.device_id, firmware=r.firmware,
-                           manufacturer=r.manufacturer, model=r.model, mac=r.mac, now=now)
+                           manufacturer=r.manufacturer, model=r.model, serial=r.serial, mac=r.mac, now=now)
         placed += 1
     return placed
 

@@ -56,7 +56,8 @@ def observe_identity(conn: Connection, *, device_pk: int, agent_id: str, device_
         conn.execute(INVENTORY.update().where(i.id == open_record.id).values(**fields))
     if unit is not None:
         register.follow_observation(conn, unit, agent_id=agent_id, device_id=device_id, firmware=identity.firmware,
-                                    manufacturer=identity.manufacturer, model=identity.model, mac=identity.mac,
+                                    manufacturer=identity.manufacturer, model=identity.model,
+                                    serial=identity.serial, mac=identity.mac,
                                     now=observed_at)
     return swapped
 
