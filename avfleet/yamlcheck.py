@@ -102,9 +102,9 @@ def load_yaml(
 ) -> Any:
     """The ruamel round-trip tree of `text` (None when empty), or YamlCheckError with a line.
 
-    Duplicate keys are refused. Limits are checked before the tree is built: the raw text's flow
-    nesting, then (on the event stream, which costs no recursion) the exact depth and the number
-    of nodes the document has once its aliases are expanded.
+    Duplicate keys are refused. The raw text's flow nesting is checked before ruamel sees it (its
+    scanner slows down sharply with flow depth); the exact depth and the number of values once
+    aliases are expanded are checked on the tree, before anything copies or walks it expanded.
     """
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -118,8 +118,7 @@ def load_yaml(
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     try:
-        _check_events(yaml.parse(text), source, max_depth, max_nodes)
-        tree = yaml.load(text)
+        tree = yaml.load(text)  # an alias is one shared object here: cheap, however often it is used
     except YamlCheckError:
         raise
     except MarkedYAMLError as exc:
@@ -130,8 +129,11 @@ def load_yaml(
     except (YAMLError, ValueError) as exc:  # ruamel raises plain ValueErrors for some bad scalars
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise YamlCheckError([YamlProblem(source, None, "(yaml)", f"not valid YAML: {first}")]) from None
-    except RecursionError:  # pragma: no cover - the depth checks above come first
-        raise YamlCheckError([YamlProblem(source, None, "(yaml)", "nested too deep; refused")]) from None
+    except RecursionError:  # block nesting hundreds deep: ruamel's composer recurses
+        raise YamlCheckError([YamlProblem(source, None, "(yaml)",
+                                          f"nested deeper than {max_depth} levels; refused")]) from None
+    if tree is not None:
+        _check_shape(tree, source, max_depth, max_nodes)
     if finite_only and tree is not None:
         problems = [YamlProblem(source, line_of(tree, path), field_path(path) or "(top level)",
                                 f"{value!r} is not a finite number")
@@ -188,43 +190,69 @@ def _flow_too_deep(text: str, max_depth: int) -> int | None:
     return None
 
 
-def _check_events(events: Iterable[Any], source: str, max_depth: int, max_nodes: int) -> None:
-    """Exact depth and expanded size from the parser's events, before any tree exists."""
-    from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
+def _check_shape(tree: Any, source: str, max_depth: int, max_nodes: int) -> None:
+    """Depth and size once aliases are expanded, on the loaded tree (aliases are shared objects, so
+    sizes are memoized per object: linear in the file, not in its expansion)."""
+    size: dict[int, int] = {}
+    height: dict[int, int] = {}
+    work: list[tuple[Any, bool]] = [(tree, False)]
+    open_nodes: set[int] = set()  # on the current path: meeting one again is an alias to itself
+    while work:
+        node, done = work.pop()
+        if id(node) in size:
+            continue
+        children = _children(node)
+        if not done:
+            if id(node) in open_nodes:  # pragma: no cover - ruamel loads such an alias as None today
+                raise YamlCheckError([YamlProblem(source, _line_in(node, None), "(yaml)",
+                                                  "an alias refers to its own collection (endless); refused")])
+            open_nodes.add(id(node))
+            work.append((node, True))
+            work.extend((child, False) for child in children if isinstance(child, dict | list))
+            continue
+        open_nodes.discard(id(node))
+        size[id(node)] = 1 + sum(size.get(id(c), 1) for c in children)
+        height[id(node)] = 1 + max((height.get(id(c), 0) for c in children), default=0)
+    if height[id(tree)] > max_depth:
+        node, line = tree, None
+        for _ in range(max_depth):  # follow the deepest branch to the first level too many
+            key, node = max(_items(node), key=lambda item: height.get(id(item[1]), 0))
+            line = _line_in(node, line)
+        raise YamlCheckError([YamlProblem(source, line, "(yaml)", f"nested deeper than {max_depth} levels; refused")])
+    if size[id(tree)] > max_nodes:
+        total, line = 1, None
+        for key, child in _items(tree):  # the top-level entry where the expansion passes the bound
+            total += size.get(id(child), 1) + (1 if isinstance(tree, dict) else 0)
+            if total > max_nodes:
+                line = _entry_line(tree, key)
+                break
+        raise YamlCheckError([YamlProblem(source, line, "(yaml)", f"more than {max_nodes} values once aliases "
+                                                                  "are expanded (an alias bomb?); refused")])
 
-    sizes: dict[str, int] = {}  # anchor -> nodes of its subtree, aliases expanded
-    stack: list[list[Any]] = []  # [anchor, count]
-    total = 0
-    for event in events:
-        if isinstance(event, CollectionStartEvent):
-            stack.append([event.anchor, 1])
-            if len(stack) > max_depth:
-                raise YamlCheckError([YamlProblem(source, event.start_mark.line + 1, "(yaml)",
-                                                  f"nested deeper than {max_depth} levels; refused")])
-            continue
-        if isinstance(event, CollectionEndEvent):
-            anchor, count = stack.pop()
-            if anchor:
-                sizes[anchor] = count
-            if stack:
-                stack[-1][1] += count
-            else:
-                total += count
-        elif isinstance(event, ScalarEvent | AliasEvent):
-            count = sizes.get(event.anchor, 1) if isinstance(event, AliasEvent) else 1
-            if isinstance(event, ScalarEvent) and event.anchor:
-                sizes[event.anchor] = 1
-            if stack:
-                stack[-1][1] += count
-            else:
-                total += count
-        else:
-            continue
-        expanded = total + sum(entry[1] for entry in stack)
-        if expanded > max_nodes:
-            raise YamlCheckError([YamlProblem(source, event.start_mark.line + 1, "(yaml)",
-                                              f"more than {max_nodes} values once aliases are expanded "
-                                              "(an alias bomb?); refused")])
+
+def _children(node: Any) -> list[Any]:
+    if isinstance(node, dict):
+        return [part for pair in node.items() for part in pair]
+    return list(node) if isinstance(node, list) else []
+
+
+def _items(node: Any) -> list[tuple[Any, Any]]:
+    return list(node.items()) if isinstance(node, dict) else list(enumerate(node))
+
+
+def _line_in(node: Any, fallback: int | None) -> int | None:
+    lc = getattr(node, "lc", None)
+    return lc.line + 1 if lc is not None else fallback
+
+
+def _entry_line(node: Any, key: Any) -> int | None:
+    lc = getattr(node, "lc", None)
+    if lc is None:
+        return None
+    try:
+        return (lc.key(key) if isinstance(node, dict) else lc.item(key))[0] + 1
+    except (KeyError, TypeError, IndexError):
+        return lc.line + 1
 
 
 def _non_finite(tree: Any) -> list[tuple[tuple[Any, ...], float]]:
