@@ -32,7 +32,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from avfleet.agent.config import AgentConfig
-from avfleet.agent.outbox import Outbox
+from avfleet.agent.outbox import Outbox, OutboxMessage
 from avfleet.backoff import backoff_delay
 from avfleet.protocols.mqtt import topics
 from avfleet.protocols.mqtt.payloads import AgentState, BirthMessage, Envelope, StatusMessage
@@ -42,6 +42,11 @@ log = logging.getLogger("avfleet.agent.link")
 
 # CONNACK reason codes meaning "speak another protocol version": v5 132, v3 1.
 _UNSUPPORTED_PROTOCOL = (132, 1)
+# The broker's max_packet_size in the config `avfleet broker config` writes; an MQTT 5 broker's CONNACK
+# may announce its own. Mosquitto drops a client that sends more, and the outbox would send the same row
+# again after every reconnect: such a row is dropped instead (it can only be a bug or a hostile device).
+DEFAULT_MAX_PACKET = 262_144
+_PACKET_OVERHEAD = 16  # fixed header, remaining length, topic length, packet id, properties
 
 
 @dataclass
@@ -51,6 +56,7 @@ class LinkStats:
     published: int = 0
     acked: int = 0
     refused_by_broker: int = 0  # PUBACK with a failure reason (v5), e.g. 135 not authorized
+    dropped_too_large: int = 0  # outbox rows larger than the broker's packet limit, never sent
 
 
 class MqttLink:
@@ -84,6 +90,7 @@ class MqttLink:
         self._inflight: dict[int, int] = {}  # mid → seq
         self._sent: set[int] = set()  # seqs published on this connection past the cursor
         self._cursor = 0
+        self._max_packet = DEFAULT_MAX_PACKET
         self._outage = False  # rows added while this is set are replays
         self._wake = asyncio.Event()
         self._connected = asyncio.Event()
@@ -225,6 +232,9 @@ class MqttLink:
             if not rows:
                 return
             for row in rows:
+                if self._drop_if_too_large(row):
+                    self._cursor = row.seq
+                    continue
                 info = client.publish(row.topic, row.payload(), qos=row.qos, retain=row.retain)
                 if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     # Not connected any more, or paho's queue is full: the row stays for later.
@@ -239,7 +249,7 @@ class MqttLink:
         """Status and birth go out ahead of any backlog (their seqs are newer; order across topics is free)."""
         wanted = set(seqs)
         for row in self.outbox.fetch(min(seqs) - 1, len(seqs) + 1):
-            if row.seq not in wanted:
+            if row.seq not in wanted or self._drop_if_too_large(row):
                 continue
             info = client.publish(row.topic, row.payload(), qos=row.qos, retain=row.retain)
             if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
@@ -247,11 +257,23 @@ class MqttLink:
                 self._sent.add(row.seq)
                 self.stats.published += 1
 
+    def _drop_if_too_large(self, row: OutboxMessage) -> bool:
+        size = len(row.topic.encode()) + len(row.body) + len(b',"replayed":false') + _PACKET_OVERHEAD
+        if size <= self._max_packet:
+            return False
+        self.stats.dropped_too_large += 1
+        log.error("dropping outbox message seq %d to %s: %d bytes, more than the broker's packet limit of %d",
+                  row.seq, row.topic, size, self._max_packet)
+        self.outbox.ack((row.seq,))
+        return True
+
     # ---- events from paho, on the asyncio loop ------------------------------------------------
 
-    def _on_connected(self, client: mqtt.Client, protocol: str, session_present: bool) -> None:
+    def _on_connected(self, client: mqtt.Client, protocol: str, session_present: bool,
+                      max_packet: int | None = None) -> None:
         self._epoch += 1
         self._client = client
+        self._max_packet = min(DEFAULT_MAX_PACKET, max_packet) if max_packet else DEFAULT_MAX_PACKET
         self._inflight.clear()
         self._sent.clear()
         self._cursor = 0
@@ -389,7 +411,7 @@ class MqttLink:
         connack = threading.Event()
         cmd_topic = topics.cmd_topic(self.agent_id)
 
-        def on_connect(c, _ud, flags, reason, _props) -> None:
+        def on_connect(c, _ud, flags, reason, props) -> None:
             connack.set()
             try:
                 if reason.is_failure:
@@ -398,7 +420,8 @@ class MqttLink:
                     return
                 result["ok"] = True
                 c.subscribe(cmd_topic, qos=1)
-                self._call(self._on_connected, c, protocol, bool(flags.session_present))
+                self._call(self._on_connected, c, protocol, bool(flags.session_present),
+                           getattr(props, "MaximumPacketSize", None))
             except Exception:
                 log.exception("on_connect failed")
 

@@ -120,3 +120,29 @@ async def test_a_message_the_broker_drops_us_for_is_given_up_not_resent_for_ever
     finally:
         await agent.stop()
         controller.stop()
+
+
+async def test_an_agent_drops_an_outbox_row_over_the_packet_limit_instead_of_looping(
+        broker: GeneratedBroker, db_url: str, tmp_path: Path, emulator: ProjectorEmulator) -> None:
+    from avfleet.protocols.mqtt.payloads import EventMessage
+
+    controller = start_controller(broker, db_url)
+    api = Api(controller)
+    running = await RunningAgent(agent_config(broker, AGENT, emulator.url(), tmp_path / "outbox.sqlite")).start()
+    link = running.agent.link
+    try:
+        await until(lambda: api.device(AGENT, DEVICE), what="the device")
+        seq = link.send(topics.event_topic(AGENT, DEVICE), lambda s, ts: EventMessage(
+            agent_id=AGENT, seq=s, ts=ts, device_id=DEVICE, event="notification", new="x" * 300_000,
+            observed_at=ts))
+        link.flush_now()
+        await until(lambda: link.stats.dropped_too_large == 1 and not running.agent.outbox.contains(seq),
+                    what="the oversized row dropped")
+        status, body = await issue(api)
+        assert status == 202, body
+        assert (await final(api, body["id"]))["status"] == "done"
+        assert link.stats.connects == 1 and link.stats.disconnects == 0
+        assert "oversize" not in broker.log_path.read_text()
+    finally:
+        await running.stop()
+        controller.stop()
