@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from datetime import UTC, date, datetime
+from typing import Any, get_args
 
 from fastapi import HTTPException, Query, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -36,6 +36,17 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 def offset_query(description: str = "Items to skip") -> Any:
     """`offset` of a list: 0 up to the largest integer the database holds."""
     return Query(0, ge=0, le=MAX_INT, description=description)
+
+
+# Query dates keep a year of room at both ends of the calendar: routes compare with the year before
+# (previous_year) and count to the day after; 0001-01-01 minus a year is no date at all (500, not 4xx).
+FIRST_QUERY_DATE = date(2, 1, 1)
+LAST_QUERY_DATE = date(9998, 12, 31)
+
+
+def query_date(*, alias: str | None = None, description: str | None = None) -> Any:
+    """A required date query parameter inside FIRST_QUERY_DATE .. LAST_QUERY_DATE (422 outside)."""
+    return Query(alias=alias, ge=FIRST_QUERY_DATE, le=LAST_QUERY_DATE, description=description)
 
 
 def query_time_in_utc(name: str, value: datetime | None) -> datetime | None:
@@ -167,6 +178,7 @@ async def refuse_unstorable_input(request: Request) -> None:
             for text in (name, value):
                 if isinstance(text, str) and (why := text_problem(text)) is not None:
                     raise HTTPException(422, printable(f"{location}.{name}: {why}"))
+    _refuse_out_of_range(request)
     content_type = request.headers.get("content-type", "")
     if "json" not in content_type.lower():
         return
@@ -180,6 +192,50 @@ async def refuse_unstorable_input(request: Request) -> None:
         return
     if (why := value_problem(data, "body")) is not None:
         raise HTTPException(422, printable(why))
+
+
+def _declared_parameters(request: Request) -> Iterator[tuple[str, str, Any]]:
+    """(location, name, annotation) of the matched route's path and query parameters, its
+    dependencies' included. Read from FastAPI's dependant tree; anything unexpected yields nothing."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    stack = [dependant] if dependant is not None else []
+    while stack:
+        current = stack.pop()
+        for location in ("path", "query"):
+            for field in getattr(current, f"{location}_params", ()):
+                name = getattr(field, "alias", None) or getattr(field, "name", "")
+                yield location, name, getattr(getattr(field, "field_info", None), "annotation", None)
+        stack.extend(getattr(current, "dependencies", ()))
+
+
+def _refuse_out_of_range(request: Request) -> None:
+    """Integer ids and dates past what the databases and date arithmetic hold, for every route.
+
+    An integer path id over MAX_ID names no row (404; PostgreSQL's INTEGER would overflow), a
+    query integer past 64 bits is 422, and a query date outside FIRST_QUERY_DATE..LAST_QUERY_DATE
+    is 422 (a route's "a year before" or "the day after" would leave the calendar).
+    """
+    for location, name, annotation in _declared_parameters(request):
+        raw = (request.path_params if location == "path" else request.query_params).get(name)
+        if not isinstance(raw, str):
+            continue
+        kinds = {annotation, *get_args(annotation)}
+        if int in kinds and bool not in kinds:
+            try:
+                number = int(raw)
+            except ValueError:
+                continue  # not a number: the route's own validation answers 422
+            if location == "path" and not -MAX_ID - 1 <= number <= MAX_ID:
+                raise HTTPException(404, f"path.{name}: no such id (ids are at most {MAX_ID})")
+            if location == "query" and not -MAX_INT - 1 <= number <= MAX_INT:
+                raise HTTPException(422, f"query.{name}: integer outside the 64-bit range")
+        elif date in kinds:
+            try:
+                day = date.fromisoformat(raw)
+            except ValueError:
+                continue
+            if not FIRST_QUERY_DATE <= day <= LAST_QUERY_DATE:
+                raise HTTPException(422, f"{location}.{name}: dates run from {FIRST_QUERY_DATE} to {LAST_QUERY_DATE}")
 
 
 def printable(text: str) -> str:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from avfleet.controller.api.context import ApiContext, get_context
+from avfleet.controller.api.limits import query_date
 from avfleet.controller.energy.schemas import CSV_COLUMNS, EnergyAnswer
 from avfleet.controller.energy.service import EnergyQuery, EnergyService
 from avfleet.protocols.status import utc_now
@@ -22,7 +23,7 @@ Group = Literal["day", "month", "year"]
 def build_router() -> APIRouter:
     router = APIRouter(tags=["energy"])
 
-    def query(level: Level = "county", from_: date = Query(alias="from"), to: date = Query(),
+    def query(level: Level = "county", from_: date = query_date(alias="from"), to: date = query_date(),
               group: Group = "month", municipality: str | None = Query(None, max_length=128),
               school: str | None = Query(None, max_length=128), room: str | None = Query(None, max_length=128),
               agent_id: str | None = Query(None, max_length=64),

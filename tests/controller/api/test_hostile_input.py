@@ -306,3 +306,16 @@ def test_hostile_mqtt_payloads_are_refused_and_the_batch_commits(db_url: str, en
     with engine.connect() as conn:
         stored = conn.execute(sa.text("SELECT device_id FROM devices WHERE agent_id = 'ag-9'")).all()
     assert [row.device_id for row in stored] == ["pj9"]
+
+
+def test_integer_ids_and_dates_past_the_databases_are_4xx_on_every_route(client: TestClient) -> None:
+    # Checked app-wide from each route's declared parameter types (api/limits.py), so domains
+    # added later are covered: an int id over PostgreSQL's INTEGER names no row, a date at the
+    # calendar's ends leaves no room for "the year before" or "the day after".
+    refused(client.get("/api/v1/tickets/2147483648", headers=AUTH), 404, "path.ticket_id")
+    refused(client.get("/api/v1/tickets/" + "9" * 30, headers=AUTH), 404, "path.ticket_id")
+    for path in ("/api/v1/energy?from=0001-01-01&to=0001-01-31", "/api/v1/energy?from=2026-01-01&to=9999-12-31",
+                 "/api/v1/inventory?warranty_before=9999-12-31"):
+        refused(client.get(path, headers=AUTH), 422, "query.", "9998-12-31")
+    # A text id made of digits is not an integer id.
+    refused(client.get("/api/v1/devices/12345678901234567890", headers=AUTH), 404, "no device")

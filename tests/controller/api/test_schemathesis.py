@@ -64,7 +64,8 @@ def operations(schema: Any) -> list[Any]:
 def test_no_5xx_and_answers_as_documented(api_schema: Any, mode: GenerationMode) -> None:
     # schemathesis's own pytest loader (from_fixture) does not run under pytest 9; the same cases and
     # checks through its Python API: one Hypothesis run per operation.
-    covered = []
+    covered: list[str] = []
+    failures: list[str] = []
     for operation in operations(api_schema):
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
@@ -78,5 +79,16 @@ def test_no_5xx_and_answers_as_documented(api_schema: Any, mode: GenerationMode)
             # Nothing to negate: an operation without parameters or body (GET /health).
             assert mode is GenerationMode.NEGATIVE, operation.label
             continue
+        except Exception as exc:  # every operation runs; the failures are listed together below
+            failures.append(f"{operation.label}: {_first_lines(exc)}")
         covered.append(operation.label)
+    assert not failures, "\n\n".join(failures)
     assert len(covered) >= (9 if mode is GenerationMode.POSITIVE else 6), covered
+
+
+def _first_lines(exc: BaseException) -> str:
+    text = str(exc)
+    for sub in getattr(exc, "exceptions", ()):
+        text += "\n" + str(sub)
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(lines[:12])
