@@ -5,9 +5,11 @@ is refused with 413 before it is parsed and before the token is checked; NUL cha
 surrogates (PostgreSQL refuses NUL in text, and a lone surrogate cannot even be encoded as UTF-8),
 and non-finite numbers (NaN, Infinity: not JSON, and PostgreSQL's jsonb refuses them) are refused
 with 422 and a detail naming the field, in the same "where: what" form as the app's validation
-errors. Integers are bounded where they are typed: routes bound their integer and time parameters
-with the helpers below (SQLite overflows at 2**63, PostgreSQL's BIGINT too); a large integer inside
-free JSON (command args) is stored as JSON on both backends and is not refused.
+errors. Integers and dates are bounded by their declared type, for every route (the guard reads
+the matched route's parameters): an integer path id over PostgreSQL's INTEGER is 404, a query
+integer past 64 bits (SQLite overflows at 2**63) or a date at the calendar's ends is 422; routes
+may bound tighter with the helpers below. A large integer inside free JSON (command args) is stored
+as JSON on both backends and is not refused.
 """
 
 from __future__ import annotations
