@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
@@ -73,7 +74,9 @@ def load_history(conn: Connection, pks: list[int], start: datetime, end: datetim
               .order_by(h.observed_at.desc(), h.id.desc()).limit(1).scalar_subquery())
     previous = [r.prev for r in conn.execute(sa.select(DEVICES.c.id, before.label("prev"))) if
                 r.prev is not None and r.id in wanted]
-    columns = (h.device_pk, h.observed_at, h.availability, h.power, h.power_w)
+    # Plain DateTime (naive UTC) read back: the aware-datetime decorator costs more than the arithmetic.
+    columns = (h.device_pk, sa.type_coerce(h.observed_at, sa.DateTime).label("observed_at"), h.availability,
+               h.power, h.power_w)
     rows: list[Iterable] = []
     for chunk in _chunks(previous, 5000):
         rows.append(conn.execute(sa.select(*columns).where(h.id.in_(chunk))))
@@ -84,7 +87,8 @@ def load_history(conn: Connection, pks: list[int], start: datetime, end: datetim
     for result in rows:
         for r in result:
             if r.device_pk in wanted:
-                out[r.device_pk].append(Reading(r.observed_at, r.availability, r.power, r.power_w))
+                out[r.device_pk].append(Reading(r.observed_at.replace(tzinfo=UTC), r.availability, r.power,
+                                                r.power_w))
     for readings in out.values():
         readings.sort(key=lambda x: x.observed_at)  # stable: the previous state first, then the window in order
     return out
@@ -104,9 +108,16 @@ def day_figures(devices: list[DeviceInfo], history: dict[int, list[Reading]], da
     out = {}
     for dev in devices:
         school = window if is_school_day(dev.municipality, dev.school, day) else None
-        out[dev.pk] = compute(history.get(dev.pk, ()), start, end, watts=dev.watts, school=school,
-                              cutoff=dev.cutoff)
+        out[dev.pk] = compute(_within(history.get(dev.pk, []), start, end), start, end, watts=dev.watts,
+                              school=school, cutoff=dev.cutoff)
     return out
+
+
+def _within(readings: list[Reading], start: datetime, end: datetime) -> list[Reading]:
+    """The readings of [start, end) and the one before: a slice, so a span of many days stays linear."""
+    first = bisect_right(readings, start, key=lambda r: r.observed_at)
+    last = bisect_left(readings, end, key=lambda r: r.observed_at)
+    return readings[max(0, first - 1):last]
 
 
 def days_figures(conn: Connection, devices: list[DeviceInfo], days: list[date], now: datetime,
@@ -129,21 +140,21 @@ def rollup_day(conn: Connection, day: date, now: datetime, hours: tuple[time, ti
 def rollup_days(conn: Connection, days: list[date], now: datetime, hours: tuple[time, time],
                 resolver: WattsResolver) -> int:
     """rollup_day for several days in one pass over their history (the demo's 13 months at once)."""
+    if not days:
+        return 0
     devices = load_devices(conn, resolver)
     figures = days_figures(conn, devices, days, now, hours)
-    written = 0
-    for day in days:
-        conn.execute(DAILY.delete().where(DAILY.c.day == day))
-        per_device = figures.get(day, {})
-        rows = [{"device_pk": dev.pk, "day": day, "year": day.year, "month": day.month, "agent_id": dev.agent_id,
-                 "device_id": dev.device_id, "municipality": dev.municipality, "school": dev.school,
-                 "room": dev.room, "computed_at": now, **_columns(per_device[dev.pk])} for dev in devices]
-        for i in range(0, len(rows), 2000):
-            conn.execute(DAILY.insert(), rows[i:i + 2000])
-        conn.execute(ROLLED.delete().where(ROLLED.c.day == day))
-        conn.execute(ROLLED.insert().values(day=day, devices=len(rows), computed_at=now))
-        written += len(rows)
-    return written
+    wanted = sorted(set(days))
+    conn.execute(DAILY.delete().where(DAILY.c.day.in_(wanted)))
+    conn.execute(ROLLED.delete().where(ROLLED.c.day.in_(wanted)))
+    rows = [{"device_pk": dev.pk, "day": day, "year": day.year, "month": day.month, "agent_id": dev.agent_id,
+             "device_id": dev.device_id, "municipality": dev.municipality, "school": dev.school,
+             "room": dev.room, "computed_at": now, **_columns(figures[day][dev.pk])}
+            for day in wanted if day in figures for dev in devices]
+    for i in range(0, len(rows), 5000):
+        conn.execute(DAILY.insert(), rows[i:i + 5000])
+    conn.execute(ROLLED.insert(), [{"day": day, "devices": len(devices), "computed_at": now} for day in wanted])
+    return len(rows)
 
 
 def _columns(f: Figures) -> dict[str, float]:
@@ -159,7 +170,6 @@ def first_history_day(conn: Connection) -> date | None:
     if first is None:
         return None
     if first.tzinfo is None:  # min() bypasses the column type on some backends
-        from datetime import UTC
         first = first.replace(tzinfo=UTC)
     return first.astimezone(LOCAL).date()
 
