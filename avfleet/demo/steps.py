@@ -21,5 +21,6 @@ DemoStep = Callable[["DemoContext"], None]
 def demo_steps() -> list[DemoStep]:
     """The steps of a default `avfleet demo`, in order."""
     from avfleet.demo.calendars import seed_calendars_and_schedules
+    from avfleet.demo.energy import energy_history_step
 
-    return [seed_calendars_and_schedules]
+    return [seed_calendars_and_schedules, energy_history_step]
