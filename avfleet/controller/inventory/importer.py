@@ -118,7 +118,7 @@ def public_fate(f: Fate) -> dict[str, Any]:
 def export_csv(conn: Connection, municipality: str | None = None) -> str:
     """The register (or one municipality's part) as the inventory CSV, by place then id."""
     u = UNITS.c
-    query = sa.select(UNITS).order_by(u.municipality, u.school, u.room, u.id)
+    query = sa.select(UNITS).order_by(u.municipality, u.school, u.room.nulls_first(), u.id)
     if municipality is not None:
         query = query.where(u.municipality == municipality)
     return csvfile.write(dict(r._mapping) for r in conn.execute(query))

@@ -132,7 +132,8 @@ def list_units(conn: Connection, *, filters: Mapping[str, Any], moved: bool | No
         where.append(_moved_expr() if moved else sa.not_(_moved_expr()))
     base = _select().where(*where)
     total = conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
-    rows = conn.execute(base.order_by(u.municipality, u.school, u.room, u.id).limit(limit).offset(offset))
+    rows = conn.execute(base.order_by(u.municipality, u.school, u.room.nulls_first(), u.id)
+                        .limit(limit).offset(offset))
     return [public(r) for r in rows], total
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from avfleet.controller.api.context import ApiContext, get_context
 from avfleet.controller.api.limits import MAX_ID, offset_query
+from avfleet.controller.auth.scope import require_county
 from avfleet.controller.db import write_transaction
 from avfleet.controller.errors import InvalidInput, NotFound
 from avfleet.controller.inventory import importer, register, repairs
@@ -34,7 +35,8 @@ Lifecycle = Literal[csvfile.LIFECYCLES]  # type: ignore[valid-type]
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(tags=["inventory"])
+    # Tenancy, coarse until the register's queries take a Scope (docs/users.md): county-wide callers only.
+    router = APIRouter(tags=["inventory"], dependencies=[Depends(require_county)])
 
     @router.get("/inventory", response_model=InventoryList, summary="The register's units, by place")
     def list_units(lifecycle: Lifecycle | None = None, kind: str | None = Query(None, max_length=32),
