@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import islice
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -112,9 +113,20 @@ def seed_energy_history(engine: Engine, devices: list[SeedDevice], now: datetime
     return bulk_insert_history(engine, (r for dev in devices for r in device_rows(dev, first, last, rng)))
 
 
-def bulk_insert_history(engine: Engine, rows: Iterable[tuple]) -> int:
-    """Insert history rows (HISTORY_COLUMNS order, aware UTC times) in one transaction, fast: COPY on
+def bulk_insert_history(engine: Engine, rows: Iterable[tuple], chunk_rows: int = 20_000) -> int:
+    """Insert history rows (HISTORY_COLUMNS order, aware UTC times) in transactions of chunk_rows: COPY on
     PostgreSQL, the driver's executemany on SQLite (SQLAlchemy's per-row processing would dominate)."""
+    written = 0
+    rows = iter(rows)
+    while True:
+        chunk = list(islice(rows, chunk_rows))
+        if not chunk:
+            return written
+        written += _insert_chunk(engine, chunk)
+
+
+def _insert_chunk(engine: Engine, rows: list[tuple]) -> int:
+    """One write transaction each, so the ingest's batches get the SQLite write lock in between."""
     written = 0
     with write_transaction(engine) as conn:
         raw = conn.connection.driver_connection
@@ -170,7 +182,7 @@ def demo_devices(engine: Engine, expected: set[tuple[str, str]], wait_s: float =
 
 def energy_history_step(ctx: DemoContext) -> None:
     """Demo step: seed the history, then roll up its days so the first energy query is quick."""
-    from avfleet.controller.energy.rollup import days_between, first_history_day, rollup_days
+    from avfleet.controller.energy.rollup import days_between, first_history_day, rollup_days_apart
 
     engine = ctx.controller.engine
     expected = set()
@@ -182,10 +194,10 @@ def energy_history_step(ctx: DemoContext) -> None:
     devices = demo_devices(engine, expected)
     written = seed_energy_history(engine, devices, now)
     hours = parse_school_hours(ctx.settings.school_hours)
-    with write_transaction(engine) as conn:
+    with engine.connect() as conn:
         first = first_history_day(conn)
-        yesterday = now.astimezone(LOCAL).date() - timedelta(days=1)
-        days = days_between(first, yesterday) if first is not None else []
-        rollup_days(conn, days, now, hours, WattsResolver())
+    yesterday = now.astimezone(LOCAL).date() - timedelta(days=1)
+    days = days_between(first, yesterday) if first is not None else []
+    rollup_days_apart(engine, days, now, hours, WattsResolver())
     log.info("demo: %d demo history rows (seq 0, replayed) for %d devices; %d days rolled up", written,
              len(devices), len(days))

@@ -6,8 +6,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from avfleet.controller.db import write_transaction
-from avfleet.controller.energy.rollup import days_between, first_history_day, rolled_days, rollup_day
+from avfleet.controller.energy.rollup import days_between, first_history_day, rolled_days, rollup_days_apart
 from avfleet.controller.energy.school_days import LOCAL, parse_school_hours
 from avfleet.controller.energy.watts import WattsResolver
 from avfleet.controller.jobs.runner import Job
@@ -34,8 +33,7 @@ def rollup(engine: Engine, settings: ControllerSettings, resolver: WattsResolver
     todo += [d for d in days_between(yesterday - timedelta(days=REROLL_DAYS - 1), yesterday)
              if d >= first and d not in todo]
     for day in todo:
-        with write_transaction(engine) as conn:
-            rollup_day(conn, day, now, hours, resolver)
+        rollup_days_apart(engine, [day], now, hours, resolver)
     return todo
 
 

@@ -10,7 +10,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
+from sqlalchemy.engine import Engine
 
+from avfleet.controller.db import write_transaction
 from avfleet.controller.energy.compute import Figures, Reading, Watts, compute
 from avfleet.controller.energy.models import EnergyDay, EnergyRolledDay
 from avfleet.controller.energy.school_days import is_school_day, local_day_bounds, school_window
@@ -139,22 +141,44 @@ def rollup_day(conn: Connection, day: date, now: datetime, hours: tuple[time, ti
 
 def rollup_days(conn: Connection, days: list[date], now: datetime, hours: tuple[time, time],
                 resolver: WattsResolver) -> int:
-    """rollup_day for several days in one pass over their history (the demo's 13 months at once)."""
-    if not days:
-        return 0
+    """rollup_day for several days in one pass over their history (computed and written on `conn`)."""
+    rows, count = daily_rows(conn, days, now, hours, resolver)
+    write_daily(conn, days, rows, count, now)
+    return len(rows)
+
+
+def rollup_days_apart(engine: Engine, days: list[date], now: datetime, hours: tuple[time, time],
+                      resolver: WattsResolver) -> int:
+    """rollup_days that reads on its own connection and holds the write lock only to write (SQLite has
+    one writer: the ingest must not wait for the arithmetic)."""
+    with engine.connect() as conn:
+        rows, count = daily_rows(conn, days, now, hours, resolver)
+    with write_transaction(engine) as conn:
+        write_daily(conn, days, rows, count, now)
+    return len(rows)
+
+
+def daily_rows(conn: Connection, days: list[date], now: datetime, hours: tuple[time, time],
+               resolver: WattsResolver) -> tuple[list[dict], int]:
+    """The energy_daily rows of `days` for every device, and the number of devices."""
     devices = load_devices(conn, resolver)
     figures = days_figures(conn, devices, days, now, hours)
-    wanted = sorted(set(days))
-    conn.execute(DAILY.delete().where(DAILY.c.day.in_(wanted)))
-    conn.execute(ROLLED.delete().where(ROLLED.c.day.in_(wanted)))
     rows = [{"device_pk": dev.pk, "day": day, "year": day.year, "month": day.month, "agent_id": dev.agent_id,
              "device_id": dev.device_id, "municipality": dev.municipality, "school": dev.school,
              "room": dev.room, "computed_at": now, **_columns(figures[day][dev.pk])}
-            for day in wanted if day in figures for dev in devices]
+            for day in sorted(set(days)) if day in figures for dev in devices]
+    return rows, len(devices)
+
+
+def write_daily(conn: Connection, days: list[date], rows: list[dict], devices: int, now: datetime) -> None:
+    wanted = sorted(set(days))
+    if not wanted:
+        return
+    conn.execute(DAILY.delete().where(DAILY.c.day.in_(wanted)))
+    conn.execute(ROLLED.delete().where(ROLLED.c.day.in_(wanted)))
     for i in range(0, len(rows), 5000):
         conn.execute(DAILY.insert(), rows[i:i + 5000])
-    conn.execute(ROLLED.insert(), [{"day": day, "devices": len(devices), "computed_at": now} for day in wanted])
-    return len(rows)
+    conn.execute(ROLLED.insert(), [{"day": day, "devices": devices, "computed_at": now} for day in wanted])
 
 
 def _columns(f: Figures) -> dict[str, float]:
@@ -164,13 +188,17 @@ def _columns(f: Figures) -> dict[str, float]:
 
 
 def first_history_day(conn: Connection) -> date | None:
+    """The local day of the oldest transition: before it nothing was known (no items, not gaps)."""
     from avfleet.controller.energy.school_days import LOCAL
 
-    first = conn.execute(sa.select(sa.func.min(HISTORY.c.observed_at))).scalar_one_or_none()
-    if first is None:
+    h = HISTORY.c
+    # One seek per device on (device_pk, observed_at): MIN over the whole table would scan it.
+    per_device = (sa.select(sa.func.min(h.observed_at)).where(h.device_pk == DEVICES.c.id)
+                  .scalar_subquery())
+    firsts = [v for v in conn.execute(sa.select(per_device)).scalars() if v is not None]
+    if not firsts:
         return None
-    if first.tzinfo is None:  # min() bypasses the column type on some backends
-        first = first.replace(tzinfo=UTC)
+    first = min(v if v.tzinfo is not None else v.replace(tzinfo=UTC) for v in firsts)
     return first.astimezone(LOCAL).date()
 
 

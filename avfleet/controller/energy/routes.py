@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from avfleet.controller.api.context import ApiContext, get_context
 from avfleet.controller.api.limits import query_date
+from avfleet.controller.auth.scope import Scope, get_scope
 from avfleet.controller.energy.schemas import CSV_COLUMNS, EnergyAnswer
 from avfleet.controller.energy.service import EnergyQuery, EnergyService
 from avfleet.protocols.status import utc_now
@@ -27,8 +28,9 @@ def build_router() -> APIRouter:
               group: Group = "month", municipality: str | None = Query(None, max_length=128),
               school: str | None = Query(None, max_length=128), room: str | None = Query(None, max_length=128),
               agent_id: str | None = Query(None, max_length=64),
-              device_id: str | None = Query(None, max_length=64)) -> EnergyQuery:
-        return EnergyQuery(level, from_, to, group, municipality, school, room, agent_id, device_id)
+              device_id: str | None = Query(None, max_length=64),
+              scope: Scope = Depends(get_scope)) -> EnergyQuery:
+        return EnergyQuery(level, from_, to, group, municipality, school, room, agent_id, device_id, scope)
 
     def answer(request: Request, ctx: ApiContext, q: EnergyQuery) -> dict:
         # One service per app: its profile library takes most of a second to load.

@@ -13,9 +13,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from avfleet.controller.auth.principal import COUNTY, Scope
 from avfleet.controller.energy.compute import Figures
 from avfleet.controller.energy.models import EnergyDay
-from avfleet.controller.energy.rollup import days_between, days_figures, load_devices, rolled_days
+from avfleet.controller.energy.rollup import (
+    days_between,
+    days_figures,
+    first_history_day,
+    load_devices,
+    rolled_days,
+)
 from avfleet.controller.energy.school_days import LOCAL, parse_school_hours
 from avfleet.controller.energy.watts import WattsResolver
 from avfleet.controller.errors import InvalidInput
@@ -43,6 +50,7 @@ class EnergyQuery:
     room: str | None = None
     agent_id: str | None = None
     device_id: str | None = None
+    scope: Scope = COUNTY  # tenancy: a limited caller's figures cover its municipalities only
 
     def check(self) -> None:
         if self.level not in LEVELS:
@@ -58,7 +66,7 @@ class EnergyQuery:
 
     def a_year_earlier(self) -> EnergyQuery:
         return EnergyQuery(self.level, _year_back(self.start), _year_back(self.end), self.group, self.municipality,
-                           self.school, self.room, self.agent_id, self.device_id)
+                           self.school, self.room, self.agent_id, self.device_id, self.scope)
 
 
 def _year_back(day: date) -> date:
@@ -99,7 +107,8 @@ class EnergyService:
             stored = rolled_days(conn, query.start, finished_end) if query.start <= finished_end else set()
             if stored:
                 self._stored(conn, query, min(stored), max(stored), sums)
-            missing = [d for d in days_between(query.start, last) if d not in stored]
+            first = first_history_day(conn)
+            missing = [d for d in days_between(max(query.start, first), last) if d not in stored] if first else []
             if missing:
                 self._on_the_fly(conn, query, missing, now, sums)
         return [self._item(query, key, figures) for key, figures in sorted(sums.items(), key=_sort_key)]
@@ -109,6 +118,7 @@ class EnergyService:
         place = [c[name] for name in PLACE_COLUMNS[query.level]]
         period = {"day": [c.day], "month": [c.year, c.month], "year": [c.year]}[query.group]
         filters = [c[name] == value for name in ITEM_PLACE if (value := getattr(query, name)) is not None]
+        filters += query.scope.clauses(c.municipality)
         figures = [sa.func.sum(c[name]).label(name) for name in
                    ("period_s", "measured_s", "rated_s", "kwh", "kwh_school_hours", "kwh_left_on", "kwh_standby",
                     "hours_on", "hours_left_on")]
@@ -123,6 +133,7 @@ class EnergyService:
                     sums: dict[tuple, Figures]) -> None:
         devices = load_devices(conn, self.resolver, municipality=query.municipality, school=query.school,
                                room=query.room, agent_id=query.agent_id, device_id=query.device_id)
+        devices = [dev for dev in devices if query.scope.allows(dev.municipality)]
         names = PLACE_COLUMNS[query.level]
         for day, per_device in days_figures(conn, devices, days, now, self.hours).items():
             label = _period_label(query.group, *_period_parts(query.group, day))
