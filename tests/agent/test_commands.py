@@ -115,6 +115,10 @@ async def test_expired_command_is_never_executed(setup) -> None:
 ])
 async def test_malformed_or_unknown_commands_are_rejected(setup, payload, command_id, words) -> None:
     agent, emus, recorder = setup
+    if isinstance(payload, dict) and payload.get("expires_at") is not None:
+        # Built at collection time: give it fresh times, or a long run before this test expires it.
+        fresh = command(command_id, None, "refresh")
+        payload = {**payload, "issued_at": fresh["issued_at"], "expires_at": fresh["expires_at"]}
     (result,) = await send_and_wait(recorder, payload, command_id)
     assert result.status == "rejected" and words.lower() in result.detail.lower()
     assert not agent.commands.executed
