@@ -47,9 +47,13 @@ def load_devices(conn: Connection, resolver: WattsResolver, *, municipality: str
     filters = [column == value for column, value in (
         (a.municipality, municipality), (a.school, school), (a.room, room), (d.agent_id, agent_id),
         (d.device_id, device_id)) if value is not None]
+    # Only the identity's three fields from the stored status: decoding 5,000 whole statuses costs more.
     rows = conn.execute(
-        sa.select(d.id, d.agent_id, d.device_id, d.model, d.status, d.kind, a.municipality, a.school, a.room,
-                  a.state, a.last_seen, a.configured_devices)
+        sa.select(d.id, d.agent_id, d.device_id, d.model, d.protocol, d.kind,
+                  d.status[("identity", "manufacturer")].as_string().label("manufacturer"),
+                  d.status[("identity", "model")].as_string().label("identity_model"),
+                  d.status[("identity", "pjlink_class")].as_string().label("pjlink_class"),
+                  a.municipality, a.school, a.room, a.state, a.last_seen, a.configured_devices)
         .join(AGENTS, AGENTS.c.agent_id == d.agent_id)
         .where(sa.or_(d.kind.is_(None), d.kind.not_in(EXCLUDED_KINDS)), *filters)
         .order_by(d.id)).all()
@@ -58,7 +62,8 @@ def load_devices(conn: Connection, resolver: WattsResolver, *, municipality: str
     for r in rows:
         if r.agent_id not in profiles:
             profiles[r.agent_id] = configured_profiles(r.configured_devices)
-        watts = resolver.for_device(profiles[r.agent_id].get(r.device_id), r.status, r.model)
+        watts = resolver.lookup(profiles[r.agent_id].get(r.device_id), r.manufacturer, r.identity_model or r.model,
+                                r.pjlink_class, r.protocol)
         cutoff = r.last_seen if r.state in ("lost", "offline") else None
         out.append(DeviceInfo(r.id, r.agent_id, r.device_id, r.municipality, r.school, r.room, watts, cutoff))
     return out

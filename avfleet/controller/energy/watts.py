@@ -20,8 +20,12 @@ class WattsResolver:
                    model: str | None = None) -> Watts | None:
         identity = (status or {}).get("identity") or {}
         protocol = (status or {}).get("protocol")
-        key = (configured_profile, identity.get("manufacturer"), identity.get("model") or model,
-               identity.get("pjlink_class"), protocol)
+        return self.lookup(configured_profile, identity.get("manufacturer"), identity.get("model") or model,
+                           identity.get("pjlink_class"), protocol)
+
+    def lookup(self, configured_profile: str | None, manufacturer: str | None, model: str | None,
+               pjlink_class: str | None, protocol: str | None) -> Watts | None:
+        key = (configured_profile, manufacturer, model, pjlink_class, protocol)
         if key not in self._cache:
             self._cache[key] = self._lookup(*key)
         return self._cache[key]

@@ -29,9 +29,10 @@ def add_agent(conn: sa.Connection, agent_id: str, municipality: str, school: str
 
 def add_device(conn: sa.Connection, agent_id: str, device_id: str, status: dict | None = None,
                kind: str = "projector") -> int:
+    status = status if status is not None else BENQ
     return conn.execute(Device.__table__.insert().values(
-        agent_id=agent_id, device_id=device_id, kind=kind, protocol="pjlink", changed_at=T0,
-        status=status if status is not None else BENQ, model="MW560").returning(Device.__table__.c.id)).scalar_one()
+        agent_id=agent_id, device_id=device_id, kind=kind, protocol=status.get("protocol"), changed_at=T0,
+        status=status, model=(status.get("identity") or {}).get("model")).returning(Device.__table__.c.id)).scalar_one()
 
 
 def add_history(conn: sa.Connection, pk: int, agent_id: str, device_id: str,
