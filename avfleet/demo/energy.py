@@ -18,7 +18,7 @@ import logging
 import random
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from typing import TYPE_CHECKING
@@ -161,8 +161,8 @@ def _sqlite_time(at: datetime) -> str:
 
 
 def demo_devices(engine: Engine, expected: set[tuple[str, str]], wait_s: float = DEVICES_WAIT_S) -> list[SeedDevice]:
-    """The demo's devices once the controller has stored them (their first status arrives just after
-    the agents connect); PDUs left out (their load is the other devices')."""
+    """The `expected` demo devices once the controller has stored them (their first status arrives just
+    after the agents connect); PDUs are not expected (their load is the other devices')."""
     from avfleet.controller.fleet.models import Agent
 
     a = Agent.__table__.c
@@ -177,7 +177,7 @@ def demo_devices(engine: Engine, expected: set[tuple[str, str]], wait_s: float =
             break
         time.sleep(0.2)  # the ingest commits in batches of at most 200 ms
     return [SeedDevice(r.id, r.agent_id, r.device_id, r.kind, r.municipality, r.school) for r in rows
-            if r.kind != "pdu" and (r.agent_id, r.device_id) in expected]
+            if (r.agent_id, r.device_id) in expected]
 
 
 def energy_history_step(ctx: DemoContext) -> None:
@@ -185,13 +185,16 @@ def energy_history_step(ctx: DemoContext) -> None:
     from avfleet.controller.energy.rollup import days_between, first_history_day, rollup_days_apart
 
     engine = ctx.controller.engine
-    expected = set()
+    expected, displays = set(), set()
     for room in ctx.rooms:
         expected |= {(room.agent_id, room.projector_id(n + 1)) for n in range(len(room.projectors))}
         if room.display:
-            expected.add((room.agent_id, room.display_id))
+            displays.add((room.agent_id, room.display_id))
+    expected |= displays
     now = datetime.now(UTC)
-    devices = demo_devices(engine, expected)
+    # The kind from the plan: a device row can exist (from the agent's birth) before its first state.
+    devices = [replace(d, kind="display") if (d.agent_id, d.device_id) in displays else d
+               for d in demo_devices(engine, expected)]
     written = seed_energy_history(engine, devices, now)
     hours = parse_school_hours(ctx.settings.school_hours)
     with engine.connect() as conn:
