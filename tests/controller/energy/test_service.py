@@ -137,3 +137,19 @@ def test_the_future_is_empty(engine: Engine, service: EnergyService) -> None:
     build_county(engine, DAYS)
     with engine.connect() as conn:
         assert service.items(conn, EnergyQuery("county", date(2027, 1, 1), date(2027, 1, 31)), NOW) == []
+
+
+def test_the_rollup_job_runs_under_its_lease_once_across_two_runners(engine: Engine) -> None:
+    from avfleet.controller.jobs.registry import all_jobs
+    from avfleet.controller.jobs.runner import JobRunner
+
+    build_county(engine, DAYS)
+    settings = load_settings(demo=True)
+    [job] = [j for j in all_jobs(settings) if j.name == "energy.rollup"]
+    # The job rolls up finished days before the real now: the constructed week is long past.
+    first, second = JobRunner(engine, [job], holder="one"), JobRunner(engine, [job], holder="two")
+    assert first.run_due(0.0) == ["energy.rollup"]
+    assert second.run_due(0.0) == []  # the lease is the first runner's
+    with engine.connect() as conn:
+        days = set(conn.execute(sa.select(EnergyDay.__table__.c.day).distinct()).scalars())
+    assert set(DAYS) <= days
