@@ -75,6 +75,47 @@ def issue_command(conn: Connection, publisher: Publisher | None, *, action: Acti
     return get_command(conn, command.command_id)
 
 
+def store_many(conn: Connection, *, action: Action, targets: list[tuple[str, str]], args: dict[str, Any],
+               ttl_s: int) -> list[tuple[str, Command]]:
+    """Store one pending command per (agent_id, device_id), devices the caller already knows (a schedule's
+    run), with one INSERT. Publish them with `publish_stored` once this transaction committed, so that
+    an agent's quick answer always finds its command's row (file_results only updates stored rows)."""
+    now = datetime.now(UTC)
+    out = [(agent_id, Command(command_id=uuid.uuid4().hex, device_id=device_id, action=action, args=args,
+                              issued_at=now, expires_at=now + timedelta(seconds=ttl_s)))
+           for agent_id, device_id in targets]
+    if out:
+        conn.execute(COMMANDS.insert(), [
+            {"command_id": c.command_id, "agent_id": agent_id, "device_id": c.device_id, "action": action.value,
+             "args": args, "issued_at": c.issued_at, "expires_at": c.expires_at, "status": "pending",
+             "detail": None} for agent_id, c in out])
+    return out
+
+
+def publish_stored(conn: Connection, publisher: Publisher | None, commands: list[tuple[str, Command]]) -> int:
+    """Publish commands stored by `store_many` and mark them sent, or failed when the link refuses them.
+
+    Only a command still pending changes: an answer that came first (done, failed...) stands. How many sent.
+    """
+    c = COMMANDS.c
+    sent, failed = [], []
+    for agent_id, command in commands:
+        ttl_s = max(1, int((command.expires_at - datetime.now(UTC)).total_seconds()))
+        if publisher is None:
+            failed.append((command.command_id, "this controller process has no broker connection"))
+        elif publisher.publish(topics.cmd_topic(agent_id), command.model_dump_json().encode(), qos=1, expiry_s=ttl_s):
+            sent.append(command.command_id)
+        else:
+            failed.append((command.command_id, "the broker link refused the message (queue full); retry later"))
+    for at in range(0, len(sent), 500):
+        conn.execute(COMMANDS.update().where(c.command_id.in_(sent[at:at + 500]), c.status == "pending")
+                     .values(status="sent"))
+    for command_id, detail in failed:
+        conn.execute(COMMANDS.update().where(c.command_id == command_id, c.status == "pending")
+                     .values(status="failed", detail=detail))
+    return len(sent)
+
+
 def expire_overdue(conn: Connection, now: datetime | None = None) -> int:
     """Mark open commands past their expiry (plus the grace for a late answer) expired; how many."""
     now = now or datetime.now(UTC)
@@ -138,4 +179,5 @@ def list_commands(conn: Connection, *, agent_id: str | None, device_id: str | No
 
 
 __all__ = ["FINAL_STATES", "OPEN_STATES", "Ambiguous", "CommandRejected", "NotFound", "Publisher",
-           "expire_overdue", "file_results", "get_command", "issue_command", "list_commands"]
+           "expire_overdue", "file_results", "get_command", "issue_command", "list_commands", "publish_stored",
+           "store_many"]

@@ -11,21 +11,34 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from avfleet.controller.commands.service import Publisher
+from avfleet.controller.commands.service import Publisher, publish_stored
 from avfleet.controller.db import write_transaction
 from avfleet.controller.jobs.runner import Job
 from avfleet.controller.schedules import service
 from avfleet.controller.settings import ControllerSettings
 
 
+def publish(engine: Engine, publisher: Publisher | None, outbox: service.Outbox) -> None:
+    """Publish a committed transaction's commands, so an agent's quick answer finds its row."""
+    if outbox:
+        with write_transaction(engine) as conn:
+            publish_stored(conn, publisher, outbox)
+
+
 def run_due(engine: Engine, publisher: Publisher | None, settings: ControllerSettings, now: datetime) -> int:
+    outbox: service.Outbox = []
     with write_transaction(engine) as conn:
-        return service.run_due(conn, publisher, settings, now)
+        started = service.run_due(conn, outbox, settings, now)
+    publish(engine, publisher, outbox)
+    return started
 
 
 def advance(engine: Engine, publisher: Publisher | None, settings: ControllerSettings, now: datetime) -> int:
+    outbox: service.Outbox = []
     with write_transaction(engine) as conn:
-        return service.advance_runs(conn, publisher, settings, now)
+        closed = service.advance_runs(conn, outbox, settings, now)
+    publish(engine, publisher, outbox)
+    return closed
 
 
 def jobs(settings: ControllerSettings, publisher: Publisher | None = None) -> list[Job]:

@@ -9,16 +9,17 @@ from fastapi import APIRouter, Depends, Query, Response
 from avfleet.controller.api.context import ApiContext, get_context
 from avfleet.controller.api.limits import offset_query
 from avfleet.controller.api.schemas import Page
-from avfleet.controller.db import write_transaction
+from avfleet.controller.auth.audit import audited
+from avfleet.controller.auth.scope import Principal, get_principal, require_county
 from avfleet.controller.schedules import service
+from avfleet.controller.schedules.jobs import publish
 from avfleet.controller.schedules.schemas import Occurrences, PowerRequest, RunOut, ScheduleIn, ScheduleOut
-
-# No per-user identity yet (one API token list): runs and schedules say "api" as who asked.
-WHO = "api"
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(tags=["schedules"])
+    # Tenancy, coarse until the schedule queries take a Scope (a schedule's targets are a JSON scope):
+    # county-wide callers only (docs/users.md).
+    router = APIRouter(tags=["schedules"], dependencies=[Depends(require_county)])
 
     @router.get("/schedules", response_model=Page[ScheduleOut], summary="Schedules")
     def list_schedules(municipality: str | None = None, limit: int = Query(100, ge=1, le=1000),
@@ -28,9 +29,10 @@ def build_router() -> APIRouter:
         return {"items": items, "total": total}
 
     @router.post("/schedules", response_model=ScheduleOut, status_code=201, summary="Create a schedule")
-    def create(body: ScheduleIn, ctx: ApiContext = Depends(get_context)) -> dict:
-        with write_transaction(ctx.engine) as conn:
-            return service.create_schedule(conn, body.model_dump(mode="json"), by=WHO)
+    def create(body: ScheduleIn, ctx: ApiContext = Depends(get_context),
+               who: Principal = Depends(get_principal)) -> dict:
+        with audited(ctx.engine, who, "schedule.create", body.name) as conn:
+            return service.create_schedule(conn, body.model_dump(mode="json"), by=who.name)
 
     @router.get("/schedules/{schedule_id}", response_model=ScheduleOut, summary="One schedule")
     def get(schedule_id: int, ctx: ApiContext = Depends(get_context)) -> dict:
@@ -38,13 +40,15 @@ def build_router() -> APIRouter:
             return service.get_schedule(conn, schedule_id)
 
     @router.put("/schedules/{schedule_id}", response_model=ScheduleOut, summary="Replace a schedule")
-    def update(schedule_id: int, body: ScheduleIn, ctx: ApiContext = Depends(get_context)) -> dict:
-        with write_transaction(ctx.engine) as conn:
+    def update(schedule_id: int, body: ScheduleIn, ctx: ApiContext = Depends(get_context),
+               who: Principal = Depends(get_principal)) -> dict:
+        with audited(ctx.engine, who, "schedule.update", str(schedule_id)) as conn:
             return service.update_schedule(conn, schedule_id, body.model_dump(mode="json"))
 
     @router.delete("/schedules/{schedule_id}", status_code=204, summary="Delete a schedule (its runs stay)")
-    def delete(schedule_id: int, ctx: ApiContext = Depends(get_context)) -> Response:
-        with write_transaction(ctx.engine) as conn:
+    def delete(schedule_id: int, ctx: ApiContext = Depends(get_context),
+               who: Principal = Depends(get_principal)) -> Response:
+        with audited(ctx.engine, who, "schedule.delete", str(schedule_id)) as conn:
             service.delete_schedule(conn, schedule_id)
         return Response(status_code=204)
 
@@ -58,12 +62,16 @@ def build_router() -> APIRouter:
 
     @router.post("/schedules/{schedule_id}/run", response_model=RunOut, status_code=202,
                  summary="Run the schedule now; the report fills in as results arrive")
-    def run_now(schedule_id: int, ctx: ApiContext = Depends(get_context)) -> dict:
-        with write_transaction(ctx.engine) as conn:
+    def run_now(schedule_id: int, ctx: ApiContext = Depends(get_context),
+                who: Principal = Depends(get_principal)) -> dict:
+        outbox: service.Outbox = []
+        with audited(ctx.engine, who, "schedule.run", str(schedule_id)) as conn:
             schedule = service.get_schedule(conn, schedule_id)
             # Run now means now: the day rule of a scheduled occurrence does not apply to it.
-            return service.start_run(conn, ctx.broker, ctx.settings, action=schedule["action"],
-                                     scope=schedule["scope"], by=WHO)
+            run = service.start_run(conn, outbox, ctx.settings, action=schedule["action"],
+                                    scope=schedule["scope"], schedule=schedule, by=who.name, by_hand=True)
+        publish(ctx.engine, ctx.broker, outbox)  # after the commit: an agent's quick answer finds its rows
+        return run
 
     @router.get("/schedules/{schedule_id}/runs", response_model=Page[RunOut], summary="Run reports, newest first")
     def runs(schedule_id: int, limit: int = Query(100, ge=1, le=1000), offset: int = offset_query(),
@@ -74,10 +82,14 @@ def build_router() -> APIRouter:
 
     @router.post("/power", response_model=RunOut, status_code=202,
                  summary="Power a whole scope off or on now (a run without a schedule)")
-    def power(body: PowerRequest, ctx: ApiContext = Depends(get_context)) -> dict:
-        with write_transaction(ctx.engine) as conn:
-            return service.start_run(conn, ctx.broker, ctx.settings, action=body.action,
-                                     scope=body.scope.model_dump(exclude_none=True), by=WHO)
+    def power(body: PowerRequest, ctx: ApiContext = Depends(get_context),
+              who: Principal = Depends(get_principal)) -> dict:
+        target = body.scope.model_dump(exclude_none=True)
+        outbox: service.Outbox = []
+        with audited(ctx.engine, who, "power.run", str(target)[:256], {"action": body.action}) as conn:
+            run = service.start_run(conn, outbox, ctx.settings, action=body.action, scope=target, by=who.name)
+        publish(ctx.engine, ctx.broker, outbox)
+        return run
 
     @router.get("/power/runs", response_model=Page[RunOut], summary="Scope power runs, newest first")
     def power_runs(limit: int = Query(100, ge=1, le=1000), offset: int = offset_query(),

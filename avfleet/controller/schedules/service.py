@@ -20,14 +20,17 @@ from sqlalchemy.exc import IntegrityError
 
 from avfleet.controller.calendars.service import SchoolDays
 from avfleet.controller.commands.models import CommandRecord
-from avfleet.controller.commands.service import Publisher, issue_command
+from avfleet.controller.commands.service import store_many
 from avfleet.controller.errors import InvalidInput, NotFound
 from avfleet.controller.fleet.models import Agent, Device
 from avfleet.controller.schedules import timing
 from avfleet.controller.schedules.models import Schedule, ScheduleBase, ScheduleRun, ScheduleRunBase
 from avfleet.controller.schedules.watts import RatedWattsLookup
 from avfleet.controller.settings import ControllerSettings
-from avfleet.protocols.mqtt.payloads import Action
+from avfleet.protocols.mqtt.payloads import Action, Command
+
+# Commands stored in a transaction, to publish once it committed (commands.service.publish_stored).
+Outbox = list[tuple[str, Command]]
 
 SCHEDULES = Schedule.__table__
 RUNS = ScheduleRun.__table__
@@ -168,10 +171,14 @@ def _initial_result(action: str, row: Any) -> tuple[str, str | None]:
     return "unknown", f"power {row.power}: not sent"
 
 
-def start_run(conn: Connection, publisher: Publisher | None, settings: ControllerSettings, *, action: str,
+def start_run(conn: Connection, outbox: Outbox, settings: ControllerSettings, *, action: str,
               scope: dict[str, Any], schedule: dict[str, Any] | None = None, occurrence_at: datetime | None = None,
-              by: str = "avfleet") -> dict[str, Any] | None:
-    """Store a run and send its commands; None when this occurrence already has a run (another process)."""
+              by: str = "avfleet", by_hand: bool = False) -> dict[str, Any] | None:
+    """Store a run and its commands (added to `outbox`, to publish after the commit); None when this
+    occurrence already has a run (another process started it).
+
+    `by_hand`: a schedule run now on request; its day rule and exceptions do not apply.
+    """
     now = _now()
     try:
         with conn.begin_nested():
@@ -182,12 +189,14 @@ def start_run(conn: Connection, publisher: Publisher | None, settings: Controlle
         return None
     day = (occurrence_at or now).astimezone(timing.local_zone()).date()
     school_days = SchoolDays(conn)
-    exceptions = (schedule or {}).get("exceptions") or []
+    rules = schedule is not None and not by_hand
+    exceptions = (schedule or {}).get("exceptions") or [] if rules else []
     results = []
+    targets: list[dict[str, Any]] = []
     for row in _scope_devices(conn, scope):
         entry: dict[str, Any] = {"agent_id": row.agent_id, "device_id": row.device_id}
         ex = _excluded_by(exceptions, day, row)
-        runs, why = (True, None) if schedule is None else timing.day_matches(
+        runs, why = (True, None) if not rules else timing.day_matches(
             schedule["days"], school_days, row.municipality, row.school, day)
         if ex is not None:
             entry.update(result="not_today", detail=f"exception: {ex.get('reason') or 'skipped on this date'}")
@@ -197,20 +206,22 @@ def start_run(conn: Connection, publisher: Publisher | None, settings: Controlle
             result, detail = _initial_result(action, row)
             entry.update(result=result, detail=detail)
             if result == "target":
-                entry.update(_send(conn, publisher, settings, action, row.agent_id, row.device_id, attempts=1))
+                targets.append(entry)
         results.append(entry)
+    _send(conn, outbox, settings, action, targets, attempts=1)
     conn.execute(RUNS.update().where(RUNS.c.id == run_id).values(results=results))
     _close_if_complete(conn, settings, run_id, results, now, school_days)
     return get_run(conn, run_id)
 
 
-def _send(conn: Connection, publisher: Publisher | None, settings: ControllerSettings, action: str,
-          agent_id: str, device_id: str, attempts: int) -> dict[str, Any]:
-    command = issue_command(conn, publisher, action=Action(action), device_id=device_id, agent_id=agent_id,
-                            args={}, ttl_s=settings.schedule_command_ttl_s)
-    if command["status"] == "failed":
-        return {"result": "failed", "detail": command["detail"], "command_id": command["id"], "attempts": attempts}
-    return {"result": "pending", "detail": None, "command_id": command["id"], "attempts": attempts}
+def _send(conn: Connection, outbox: Outbox, settings: ControllerSettings, action: str,
+          entries: list[dict[str, Any]], attempts: int) -> None:
+    """One stored command per entry (one INSERT for all); each entry waits for its result."""
+    stored = store_many(conn, action=Action(action), targets=[(e["agent_id"], e["device_id"]) for e in entries],
+                        args={}, ttl_s=settings.schedule_command_ttl_s)
+    for entry, (_agent_id, command) in zip(entries, stored, strict=True):
+        entry.update(result="pending", detail=None, command_id=command.command_id, attempts=attempts)
+    outbox.extend(stored)
 
 
 def record_missed(conn: Connection, schedule: dict[str, Any], occurrence_at: datetime, detail: str) -> None:
@@ -233,7 +244,7 @@ def _command_states(conn: Connection, ids: list[str]) -> dict[str, Any]:
     return found
 
 
-def advance_runs(conn: Connection, publisher: Publisher | None, settings: ControllerSettings,
+def advance_runs(conn: Connection, outbox: Outbox, settings: ControllerSettings,
                  now: datetime | None = None) -> int:
     """File command results on running runs, retry busy devices once, close complete runs. How many closed."""
     now = now or _now()
@@ -244,6 +255,7 @@ def advance_runs(conn: Connection, publisher: Publisher | None, settings: Contro
         pending = [r["command_id"] for r in results if r.get("result") == "pending"]
         states = _command_states(conn, pending)
         changed = False
+        retries: list[dict[str, Any]] = []
         for entry in results:
             if entry.get("result") != "pending":
                 continue
@@ -256,12 +268,15 @@ def advance_runs(conn: Connection, publisher: Publisher | None, settings: Contro
                 entry["result"] = "powered_off" if run.action == "power_off" else "powered_on"
             elif (state.status in ("failed", "expired") and BUSY.search(state.detail or "")
                   and entry.get("attempts", 1) < MAX_ATTEMPTS):
-                entry.update(_send(conn, publisher, settings, run.action, entry["agent_id"],
-                                   entry["device_id"], attempts=entry.get("attempts", 1) + 1))
+                entry["attempts"] = entry.get("attempts", 1) + 1
+                retries.append(entry)
             elif state.status == "expired":
                 entry["result"] = "expired"
             else:
                 entry["result"] = "failed"
+        if retries:
+            for n in {e["attempts"] for e in retries}:
+                _send(conn, outbox, settings, run.action, [e for e in retries if e["attempts"] == n], attempts=n)
         if changed:
             conn.execute(RUNS.update().where(RUNS.c.id == run.id).values(results=results))
         closed += _close_if_complete(conn, settings, run.id, results, now, school_days)
@@ -346,7 +361,7 @@ def list_runs(conn: Connection, schedule_id: int | None, *, limit: int, offset: 
     return [_run_item(r) for r in rows], total
 
 
-def run_due(conn: Connection, publisher: Publisher | None, settings: ControllerSettings, now: datetime) -> int:
+def run_due(conn: Connection, outbox: Outbox, settings: ControllerSettings, now: datetime) -> int:
     """Run every schedule's occurrences that came due since it was last handled (the `schedules.due` job).
 
     An occurrence older than the grace period (the controller was down) is recorded as missed; of
@@ -366,7 +381,7 @@ def run_due(conn: Connection, publisher: Publisher | None, settings: ControllerS
             elif n < len(due) - 1:
                 record_missed(conn, schedule, at, "superseded by a later occurrence run on start")
             else:
-                started += start_run(conn, publisher, settings, action=schedule["action"], scope=schedule["scope"],
+                started += start_run(conn, outbox, settings, action=schedule["action"], scope=schedule["scope"],
                                      schedule=schedule, occurrence_at=at) is not None
         if now > after:  # never backwards: a clock stepped back does not run occurrences again
             conn.execute(SCHEDULES.update().where(SCHEDULES.c.id == row.id).values(handled_until=now))

@@ -107,3 +107,13 @@ def test_defaults_of_a_new_installation(client: TestClient, engine: Engine) -> N
     assert [(s["times"], s["days"], s["action"]) for s in items] == [
         (["17:30"], "every_day", "power_off"),
         ([f"{h:02d}:00" for h in range(8, 17)], "non_school_days", "power_off")]
+
+
+def test_run_now_is_listed_under_its_schedule(client: TestClient) -> None:
+    s = schedule(client, days="school_days", exceptions=[{"date": "2026-01-01"}])
+    run = client.post(f"/api/v1/schedules/{s['id']}/run")
+    assert run.status_code == 202 and run.json()["schedule_id"] == s["id"]
+    assert run.json()["state"] == "finished" and run.json()["targeted"] == 0  # no devices known yet
+    listed = client.get(f"/api/v1/schedules/{s['id']}/runs").json()
+    assert listed["total"] == 1 and listed["items"][0]["id"] == run.json()["id"]
+    assert client.get("/api/v1/power/runs").json()["total"] == 0

@@ -20,8 +20,7 @@ import pytest
 
 from avfleet.controller.app import Controller
 from avfleet.controller.calendars.service import Holidays
-from avfleet.controller.db import write_transaction
-from avfleet.controller.schedules import service
+from avfleet.controller.schedules import jobs as schedule_jobs
 from avfleet.controller.schedules.timing import local_instant
 from avfleet.controller.settings import load_settings
 from avfleet.emulator.pjlink import PowerState
@@ -80,8 +79,8 @@ def devices(api: httpx.Client) -> dict[str, dict]:
 
 
 def run_due_at(controller: Controller, at: datetime) -> int:
-    with write_transaction(controller.engine) as conn:
-        return service.run_due(conn, controller.ingest, controller.settings, at)
+    """What the `schedules.due` job does, at a chosen time."""
+    return schedule_jobs.run_due(controller.engine, controller.ingest, controller.settings, at)
 
 
 def runs(api: httpx.Client, schedule_id: int) -> list[dict]:
@@ -158,7 +157,7 @@ def test_technician_powers_a_scope_on_and_an_agent_back_after_expiry_does_nothin
     assert started.status_code == 202
     run = wait(lambda: [r for r in api.get("/power/runs").json()["items"] if r["state"] == "finished"],
                what="the scope run finished")[0]
-    assert (run["targeted"], run["powered_on"], run["already_on"], run["requested_by"]) == (1, 1, 1, "api")
+    assert (run["targeted"], run["powered_on"], run["already_on"], run["requested_by"]) == (1, 1, 1, "admin")
     wait(lambda: emulators.call(lambda: fleet[0].power) in (PowerState.warming, PowerState.on), what="pj-00 on")
 
     agent.kill()

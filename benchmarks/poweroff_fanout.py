@@ -1,0 +1,182 @@
+"""Power-off fan-out: one schedule run over 5,000 emulated projectors behind 50 agents.
+
+Real parts: Mosquitto on loopback, the controller in this process (its ingest writer in its own
+process, SQLite), 50 `avfleet` agents and 5,000 PJLink emulators in one child process (one asyncio
+loop, as the demo runs its fleet), each emulator answering after 5-50 ms. Every projector is on;
+one `POST /api/v1/schedules/{id}/run` sends every power_off through the commands domain. Measured:
+the time from the POST until the run report is finished (every result in), and the controller's CPU
+seconds over that time (this process and its writer process; the fleet's child is not counted).
+
+Usage: .venv/bin/python benchmarks/poweroff_fanout.py [--projectors 5000] [--agents 50]
+The last line prints the figures against the target (all results in within 30 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+TOKEN = "bench-token-0123456789abcdef"
+TARGET_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def fleet_child(spec: dict) -> None:
+    """The child: emulators and agents in one loop; prints "ready" once every agent is connected."""
+    from avfleet.agent.config import AgentConfig
+    from avfleet.agent.runtime import Agent
+    from avfleet.emulator.pjlink_fleet import EmulatedFleet
+
+    count, agents_n = spec["projectors"], spec["agents"]
+    fleet = EmulatedFleet.from_count(count, pjlink_class=1, manufacturer="EPSON", model="EB-2250U", power="on",
+                                     warmup_s=0, cooldown_s=0, reply_delay_s=(0.005, 0.05), idle_close_s=None)
+    await fleet.start()
+    per = count // agents_n
+    agents = []
+    for a in range(agents_n):
+        devices = [{"id": f"pj-{i:05d}", "url": fleet.emulators[i].url()} for i in range(a * per, (a + 1) * per)]
+        agents.append(Agent(AgentConfig.model_validate({
+            "version": 1, "agent_id": f"bench-agent-{a:02d}",
+            "site": {"municipality": "Jönköping", "school": f"Skola {a // 5}", "room": f"R{a:02d}"},
+            "broker": {"url": spec["broker_url"]},
+            "devices": devices,
+            # A slow poll: the fan-out, not the polling, is measured (a command polls its device at once).
+            "polling": {"interval_s": 600, "failure_threshold": 2, "max_backoff_s": 30},
+            "discovery": {"notifications": False},
+            "outbox": {"path": str(Path(spec["dir"]) / f"agent-{a:02d}.outbox.sqlite")},
+            "health": {"interval_s": 600},
+        })))
+    runs = [asyncio.create_task(agent.run()) for agent in agents]
+    await asyncio.wait_for(asyncio.gather(*(agent.ready.wait() for agent in agents)), timeout=600)
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until the parent closes stdin
+    for agent in agents:
+        agent.stop()
+    await asyncio.gather(*runs, return_exceptions=True)
+    await fleet.stop()
+
+
+def wait(predicate, timeout: float, what: str, step: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(step)
+
+
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--projectors", type=int, default=5000)
+    parser.add_argument("--agents", type=int, default=50)
+    parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--fleet-child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.fleet_child:
+        asyncio.run(fleet_child(json.loads(args.fleet_child)))
+        return
+
+    import httpx
+    import psutil
+    import sqlalchemy as sa
+
+    from avfleet.controller.app import Controller
+    from avfleet.controller.broker.launcher import Mosquitto, loopback_config
+    from avfleet.controller.fleet.models import Device
+    from avfleet.controller.settings import load_settings
+
+    with tempfile.TemporaryDirectory(prefix="avfleet-bench-") as tmp:
+        workdir = Path(tmp)
+        port = free_port()
+        conf = workdir / "mosquitto.conf"
+        conf.write_text(loopback_config(port))
+        broker = Mosquitto(conf, port, log_path=workdir / "mosquitto.log").start()
+        settings = load_settings(demo=True, database_url=f"sqlite:///{workdir / 'bench.db'}", broker_url=broker.url,
+                                 broker_username=None, api_port=0, api_tokens=[TOKEN], client_id="bench-fanout",
+                                 schedule_command_ttl_s=120, agent_lost_after_s=3600)
+        controller = Controller(settings)
+        controller.start()
+        spec = {"projectors": args.projectors, "agents": args.agents, "broker_url": broker.url, "dir": str(workdir)}
+        child = subprocess.Popen([sys.executable, __file__, "--fleet-child", json.dumps(spec)],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            started = time.monotonic()
+            line = child.stdout.readline()
+            if line.strip() != "ready":
+                raise SystemExit(f"the fleet did not start: {line!r}")
+            devices = Device.__table__
+
+            def all_on() -> bool:
+                with controller.engine.connect() as conn:
+                    on = conn.execute(sa.select(sa.func.count()).select_from(devices)
+                                      .where(devices.c.power == "on")).scalar_one()
+                return on >= args.projectors
+
+            wait(all_on, 900, "every projector on in the controller")
+            print(f"fleet ready and ingested in {time.monotonic() - started:.0f} s", flush=True)
+            api = httpx.Client(base_url=controller.dashboard_url.rstrip("/") + "/api/v1",
+                               headers={"Authorization": f"Bearer {TOKEN}"}, timeout=300)
+            schedule = api.post("/schedules", json={"name": "bench", "action": "power_off", "times": ["03:00"],
+                                                    "days": "every_day", "scope": {}, "enabled": False}).json()
+            me = psutil.Process()
+            child_pid = child.pid
+
+            def cpu() -> float:
+                total = sum(me.cpu_times()[:2])
+                for c in me.children(recursive=True):
+                    if c.pid == child_pid:
+                        continue
+                    with contextlib.suppress(psutil.Error):
+                        total += sum(c.cpu_times()[:2])
+                return total
+
+            cpu0, t0 = cpu(), time.monotonic()
+            response = api.post(f"/schedules/{schedule['id']}/run")
+            response.raise_for_status()
+            sent_s = time.monotonic() - t0
+
+            def finished() -> dict | None:
+                items = api.get(f"/schedules/{schedule['id']}/runs", params={"limit": 1}).json()["items"]
+                if args.verbose and items:
+                    print({k: items[0][k] for k in ("state", "targeted", "powered_off", "failed")}, flush=True)
+                return items[0] if items and items[0]["state"] == "finished" else None
+
+            run = wait(finished, 600, "the run report", step=0.1)
+            elapsed, used = time.monotonic() - t0, cpu() - cpu0
+            api.close()
+        finally:
+            child.stdin.close()
+            try:
+                child.wait(120)
+            except subprocess.TimeoutExpired:
+                child.kill()
+            controller.stop()
+            broker.stop()
+    verdict = "ok" if elapsed <= TARGET_S and run["powered_off"] == args.projectors else "MISSED"
+    print(f"poweroff fan-out: {args.projectors} projectors behind {args.agents} agents: commands sent in "
+          f"{sent_s:.1f} s, every result in {elapsed:.1f} s (target <= {TARGET_S:.0f} s, {verdict}); "
+          f"controller CPU {used:.1f} s; powered_off {run['powered_off']}, failed {run['failed']}, "
+          f"expired {run['expired']}, unreachable {run['unreachable']}")
+
+
+if __name__ == "__main__":
+    main()
