@@ -27,6 +27,7 @@ from avfleet.controller.inventory.models import (
     RepairCaseBase,
 )
 from avfleet.inventory import csvfile
+from avfleet.profiles.library import ProfileLibrary
 
 UNITS = InventoryUnit.__table__
 HISTORY = InventoryChange.__table__
@@ -219,3 +220,24 @@ def unplaced(conn: Connection, *, limit: int, offset: int) -> tuple[list[dict[st
         .select_from(RECORDS.outerjoin(AGENTS, a.agent_id == i.agent_id)).where(*where)
         .order_by(i.agent_id, i.device_id, i.id).limit(limit).offset(offset))
     return [dict(r._mapping) for r in rows], total
+
+
+def device_models(conn: Connection, library: ProfileLibrary | None) -> list[dict[str, Any]]:
+    """The device models in the register (kind, manufacturer, model) with their units, and the profile
+    that describes each (lamp life, mappings): the model's facts stay in the profile, not in each unit."""
+    u = UNITS.c
+    in_use = sa.func.sum(sa.case((u.lifecycle.in_(("in_use", "reused")), 1), else_=0))
+    rows = conn.execute(sa.select(u.kind, u.manufacturer, u.model, sa.func.count().label("units"),
+                                  in_use.label("in_use")).group_by(u.kind, u.manufacturer, u.model)
+                        .order_by(u.kind, u.manufacturer, u.model)).all()
+    out = []
+    for r in rows:
+        profile = None
+        if library is not None and r.kind == "projector" and (r.manufacturer or r.model):
+            found = library.match_pjlink(r.manufacturer, r.model)
+            # A generic fallback is no model profile: say none rather than pretend.
+            if found is not None and not found.reason.startswith("no profile"):
+                profile = found.profile.name
+        out.append({"kind": r.kind, "manufacturer": r.manufacturer, "model": r.model, "units": r.units,
+                    "in_use": int(r.in_use or 0), "profile": profile})
+    return out

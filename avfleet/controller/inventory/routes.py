@@ -10,11 +10,13 @@ from fastapi.responses import Response
 
 from avfleet.controller.api.context import ApiContext, get_context
 from avfleet.controller.api.limits import MAX_ID, offset_query
-from avfleet.controller.auth.scope import require_county
+from avfleet.controller.auth.audit import audited, record
+from avfleet.controller.auth.scope import Principal, get_principal, require_county
 from avfleet.controller.db import write_transaction
-from avfleet.controller.errors import InvalidInput, NotFound
+from avfleet.controller.errors import DomainError, InvalidInput, NotFound
 from avfleet.controller.inventory import importer, register, repairs
 from avfleet.controller.inventory.schemas import (
+    DeviceModelList,
     ImportReport,
     InventoryList,
     InventoryPatch,
@@ -30,7 +32,6 @@ from avfleet.controller.inventory.schemas import (
 from avfleet.inventory import csvfile
 from avfleet.protocols.status import utc_now
 
-ACTOR = "api"  # until users land (issue 13): every token acts as the API
 Lifecycle = Literal[csvfile.LIFECYCLES]  # type: ignore[valid-type]
 
 
@@ -58,6 +59,19 @@ def build_router() -> APIRouter:
             items, total = register.unplaced(conn, limit=limit, offset=offset)
         return {"items": items, "total": total}
 
+    @router.get("/inventory/models", response_model=DeviceModelList,
+                summary="Device models in the register, their units and the profile describing each")
+    def list_models(ctx: ApiContext = Depends(get_context)) -> dict:
+        from avfleet.profiles.library import ProfileError, load_library
+
+        try:
+            library = load_library()
+        except ProfileError:
+            library = None  # a broken profile folder is the agents' problem; the list still answers
+        with ctx.engine.connect() as conn:
+            items = register.device_models(conn, library)
+        return {"items": items, "total": len(items)}
+
     @router.get("/inventory/export.csv", summary="The register as the inventory CSV (UTF-8)",
                 response_class=Response, responses={200: {"content": {"text/csv": {}}}})
     def export_csv(municipality: str | None = Query(None, max_length=128),
@@ -71,9 +85,9 @@ def build_router() -> APIRouter:
                  summary="Import the inventory CSV (the body): every row's fate; nothing written on any bad row "
                          "unless partial")
     async def import_csv(request: Request, dry_run: bool = False, partial: bool = False,
-                         ctx: ApiContext = Depends(get_context)) -> dict:
+                         ctx: ApiContext = Depends(get_context), who: Principal = Depends(get_principal)) -> dict:
         data = await request.body()
-        return await _run_import(ctx, data, dry_run=dry_run, partial=partial)
+        return await _run_import(ctx, data, dry_run=dry_run, partial=partial, who=who)
 
     @router.get("/inventory/{unit_id}", response_model=InventoryUnitDetail, summary="One unit with its history")
     def get_unit(unit_id: int, ctx: ApiContext = Depends(get_context)) -> dict:
@@ -82,28 +96,32 @@ def build_router() -> APIRouter:
 
     @router.patch("/inventory/{unit_id}", response_model=InventoryUnitDetail,
                   summary="Edit a unit (the import's rules); every change goes into its history")
-    def patch_unit(unit_id: int, body: InventoryPatch, ctx: ApiContext = Depends(get_context)) -> dict:
-        with write_transaction(ctx.engine) as conn:
-            register.edit(conn, _bounded(unit_id), body.model_dump(exclude_unset=True), ACTOR, utc_now())
+    def patch_unit(unit_id: int, body: InventoryPatch, ctx: ApiContext = Depends(get_context),
+                   who: Principal = Depends(get_principal)) -> dict:
+        with audited(ctx.engine, who, "inventory.edit", str(unit_id)) as conn:
+            register.edit(conn, _bounded(unit_id), body.model_dump(exclude_unset=True), who.name, utc_now())
             return register.detail(conn, unit_id)
 
     @router.post("/inventory/{unit_id}/retire", response_model=InventoryUnitDetail,
                  summary="Retire into the reuse pool (from in_use, spare or reused)")
-    def retire(unit_id: int, body: LifecycleStep | None = None, ctx: ApiContext = Depends(get_context)) -> dict:
-        with write_transaction(ctx.engine) as conn:
-            return repairs.retire(conn, _bounded(unit_id), body.on if body else None, ACTOR, utc_now())
+    def retire(unit_id: int, body: LifecycleStep | None = None, ctx: ApiContext = Depends(get_context),
+               who: Principal = Depends(get_principal)) -> dict:
+        with audited(ctx.engine, who, "inventory.retire", str(unit_id)) as conn:
+            return repairs.retire(conn, _bounded(unit_id), body.on if body else None, who.name, utc_now())
 
     @router.post("/inventory/{unit_id}/reuse", response_model=InventoryUnitDetail,
                  summary="Reuse in another place (from retired or spare)")
-    def reuse(unit_id: int, body: LifecycleStep, ctx: ApiContext = Depends(get_context)) -> dict:
-        with write_transaction(ctx.engine) as conn:
-            return repairs.reuse(conn, _bounded(unit_id), body.model_dump(), body.on, ACTOR, utc_now())
+    def reuse(unit_id: int, body: LifecycleStep, ctx: ApiContext = Depends(get_context),
+              who: Principal = Depends(get_principal)) -> dict:
+        with audited(ctx.engine, who, "inventory.reuse", str(unit_id)) as conn:
+            return repairs.reuse(conn, _bounded(unit_id), body.model_dump(), body.on, who.name, utc_now())
 
     @router.post("/inventory/{unit_id}/recycle", response_model=InventoryUnitDetail,
                  summary="Hand to recycling (from retired)")
-    def recycle(unit_id: int, body: LifecycleStep | None = None, ctx: ApiContext = Depends(get_context)) -> dict:
-        with write_transaction(ctx.engine) as conn:
-            return repairs.recycle(conn, _bounded(unit_id), body.on if body else None, ACTOR, utc_now())
+    def recycle(unit_id: int, body: LifecycleStep | None = None, ctx: ApiContext = Depends(get_context),
+                who: Principal = Depends(get_principal)) -> dict:
+        with audited(ctx.engine, who, "inventory.recycle", str(unit_id)) as conn:
+            return repairs.recycle(conn, _bounded(unit_id), body.on if body else None, who.name, utc_now())
 
     @router.get("/repairs", response_model=RepairList, summary="Repair cases, newest first")
     def list_repairs(unit_id: int | None = Query(None, ge=1, le=MAX_ID), open: bool | None = None,
@@ -115,9 +133,11 @@ def build_router() -> APIRouter:
 
     @router.post("/repairs", response_model=RepairCasePublic, status_code=201,
                  summary="Open a repair case for a unit, or for the unit behind a fault ticket (ticket_id)")
-    def open_repair(body: RepairOpen, ctx: ApiContext = Depends(get_context)) -> dict:
-        with write_transaction(ctx.engine) as conn:
-            return repairs.open_case(conn, unit_id=body.unit_id, ticket_id=body.ticket_id, by=ACTOR, now=utc_now(),
+    def open_repair(body: RepairOpen, ctx: ApiContext = Depends(get_context),
+                    who: Principal = Depends(get_principal)) -> dict:
+        target = f"unit {body.unit_id or ''} ticket {body.ticket_id or ''}"
+        with audited(ctx.engine, who, "repair.open", target) as conn:
+            return repairs.open_case(conn, unit_id=body.unit_id, ticket_id=body.ticket_id, by=who.name, now=utc_now(),
                                      details=body.model_dump(exclude={"unit_id", "ticket_id"}))
 
     @router.get("/repairs/{case_id}", response_model=RepairCasePublic, summary="One repair case")
@@ -127,30 +147,41 @@ def build_router() -> APIRouter:
 
     @router.patch("/repairs/{case_id}", response_model=RepairCasePublic,
                   summary="The supplier's case number, the cost estimate (SEK), the decision")
-    def patch_repair(case_id: int, body: RepairUpdate, ctx: ApiContext = Depends(get_context)) -> dict:
-        with write_transaction(ctx.engine) as conn:
+    def patch_repair(case_id: int, body: RepairUpdate, ctx: ApiContext = Depends(get_context),
+                     who: Principal = Depends(get_principal)) -> dict:
+        with audited(ctx.engine, who, "repair.update", str(case_id)) as conn:
             return repairs.update_case(conn, _bounded(case_id, "repair case"), body.model_dump(exclude_unset=True),
-                                       ACTOR, utc_now())
+                                       who.name, utc_now())
 
     @router.post("/repairs/{case_id}/close", response_model=RepairCasePublic,
                  summary="Close: returned (back where it was) or replaced (retired)")
-    def close_repair(case_id: int, body: RepairClose, ctx: ApiContext = Depends(get_context)) -> dict:
-        with write_transaction(ctx.engine) as conn:
-            return repairs.close_case(conn, _bounded(case_id, "repair case"), body.outcome, ACTOR, utc_now())
+    def close_repair(case_id: int, body: RepairClose, ctx: ApiContext = Depends(get_context),
+                     who: Principal = Depends(get_principal)) -> dict:
+        with audited(ctx.engine, who, "repair.close", str(case_id)) as conn:
+            return repairs.close_case(conn, _bounded(case_id, "repair case"), body.outcome, who.name, utc_now())
 
     return router
 
 
-async def _run_import(ctx: ApiContext, data: bytes, *, dry_run: bool, partial: bool) -> dict:
+async def _run_import(ctx: ApiContext, data: bytes, *, dry_run: bool, partial: bool, who: Principal) -> dict:
     from starlette.concurrency import run_in_threadpool
 
     def run() -> dict:
+        detail = {"bytes": len(data), "dry_run": dry_run, "partial": partial}
         try:
             text = csvfile.decode(data)
             with write_transaction(ctx.engine) as conn:
-                report = importer.import_csv(conn, text, by=ACTOR, now=utc_now(), partial=partial, dry_run=dry_run)
-        except csvfile.CsvFileError as exc:
+                report = importer.import_csv(conn, text, by=who.name, now=utc_now(), partial=partial, dry_run=dry_run)
+        except (csvfile.CsvFileError, DomainError) as exc:
+            with write_transaction(ctx.engine) as conn:
+                record(conn, who, "inventory.import", "inventory", "failed", {**detail, "error": str(exc)[:512]})
+            if isinstance(exc, DomainError):
+                raise
             raise InvalidInput(str(exc)) from None
+        # Recorded apart from the import's own transaction, which a dry run does not keep.
+        with write_transaction(ctx.engine) as conn:
+            record(conn, who, "inventory.import", "inventory", "ok",
+                   {**detail, **{k: v for k, v in report.items() if k != "rows"}})
         return {**report, "rows": [importer.public_fate(f) for f in report["rows"]]}
 
     return await run_in_threadpool(run)

@@ -156,3 +156,19 @@ class LifecycleStep(BaseModel):
     municipality: str | None = Field(default=None, max_length=128)
     school: str | None = Field(default=None, max_length=128)
     room: str | None = Field(default=None, max_length=128)
+
+
+class DeviceModel(BaseModel):
+    """A device model in the register: its units, and the profile that holds the model's facts."""
+
+    kind: str
+    manufacturer: str | None = None
+    model: str | None = None
+    units: int
+    in_use: int = Field(description="units in_use or reused")
+    profile: str | None = Field(default=None, description="the matching device profile, none if only a generic one")
+
+
+class DeviceModelList(BaseModel):
+    items: list[DeviceModel]
+    total: int

@@ -68,7 +68,7 @@ def test_lists_filters_detail_and_patch(client: TestClient) -> None:
     body = res.json()
     assert body["room"] == "A14" and body["notes"] == "flyttad"
     assert [(h["field"], h["old"], h["new"], h["by"]) for h in body["history"][1:]] == [
-        ("room", "A12", "A14", "api"), ("notes", "takmonterad, fjärrkontroll i lådan", "flyttad", "api")]
+        ("room", "A12", "A14", "admin"), ("notes", "takmonterad, fjärrkontroll i lådan", "flyttad", "admin")]
     assert set(body) >= {"id", "municipality", "school", "room", "kind", "manufacturer", "model", "serial", "mac",
                          "firmware", "install_date", "purchase_date", "supplier", "warranty_end", "lifecycle",
                          "agent_id", "device_id", "history"}
@@ -181,3 +181,13 @@ def test_a_fault_ticket_opens_a_repair_case(client: TestClient, db_url: str, eng
     assert unplaced["total"] == 1 and unplaced["items"][0]["serial"] == "SN-NOT-IN-REGISTER"
     assert date.fromisoformat(client.get(f"/api/v1/inventory/{ids['SN-1']}", headers=AUTH)
                               .json()["warranty_end"]) > TODAY
+
+
+def test_device_models_are_kept_apart_from_the_units(client: TestClient) -> None:
+    seed(client)
+    body = client.get("/api/v1/inventory/models", headers=AUTH).json()
+    assert body["items"] == [
+        {"kind": "display", "manufacturer": "EPSON", "model": "EB-2250U", "units": 1, "in_use": 1, "profile": None},
+        {"kind": "projector", "manufacturer": "EPSON", "model": "EB-2250U", "units": 2, "in_use": 1,
+         "profile": "epson-eb-2250u"},
+    ]
