@@ -47,6 +47,7 @@ def register(app: typer.Typer) -> None:
                          database_url: str | None = typer.Option(None, "--database-url")) -> None:
         """Create or update the register's units from the file: every row's fate is printed."""
         from avfleet.controller.db import write_transaction
+        from avfleet.controller.errors import DomainError
         from avfleet.controller.inventory.importer import import_csv
         from avfleet.inventory.csvfile import CsvFileError, decode
         from avfleet.protocols.status import utc_now
@@ -61,7 +62,7 @@ def register(app: typer.Typer) -> None:
             with write_transaction(engine) as conn:
                 report = import_csv(conn, text, by=f"cli:{getpass.getuser()}", now=utc_now(), partial=partial,
                                     dry_run=dry_run)
-        except CsvFileError as exc:
+        except (CsvFileError, DomainError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
         finally:

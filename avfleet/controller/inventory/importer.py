@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from avfleet.controller.errors import Conflict
 from avfleet.controller.inventory import register
 from avfleet.controller.inventory.register import HISTORY, REPAIRS, UNITS
 from avfleet.inventory import csvfile
@@ -54,7 +55,12 @@ def import_csv(conn: Connection, text: str, *, by: str, now: datetime, partial: 
     counts = {k: sum(1 for f in fates if f.fate == k) for k in ("created", "updated", "unchanged", "error")}
     written = not dry_run and (partial or counts["error"] == 0)
     if written:
-        _write(conn, fates, units, by, now)
+        try:
+            _write(conn, fates, units, by, now)
+        except sa.exc.IntegrityError:
+            # Another writer gave a unit one of these serials or MACs since they were read: the caller's
+            # transaction rolls back whole, and the same file imported again judges against it.
+            raise Conflict("another change wrote one of these serials or MACs meanwhile; import again") from None
         register.place_observations(conn, now)
     return {"written": written, "counts": counts, "rows": fates}
 
