@@ -92,6 +92,7 @@ class IngestService:
         self._sink: Sink | None = None
         self._pending: dict[int, list[Inbound]] = {}  # batch id -> messages handed to the writer, not acked
         self._broker_max_packet: int | None = None  # the broker's Maximum Packet Size (MQTT 5 CONNACK)
+        self._subscribe_mid: int | None = None  # the SUBSCRIBE of the current connection
         # Commands the link gave up on, (command_id, reason, first try): failed by the batching thread.
         self._undelivered: queue.SimpleQueue[tuple[str, str, float]] = queue.SimpleQueue()
         self._outgoing = OutgoingTracker(self._on_undelivered)
@@ -117,6 +118,7 @@ class IngestService:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_publish = self._on_publish
+        client.on_subscribe = self._on_subscribe
         return client
 
     def _on_connect(self, client: mqtt.Client, _ud: Any, flags: Any, reason: Any, props: Any) -> None:
@@ -134,13 +136,26 @@ class IngestService:
                 # retainHandling=1: retained states only for a new subscription, not on every reconnect.
                 options = SubscribeOptions(qos=1, retainHandling=1)
                 shared = self.settings.shared_subscription
-                client.subscribe([(topics.shared(f) if shared else f, options) for f in INGEST_FILTERS])
+                _rc, self._subscribe_mid = client.subscribe(
+                    [(topics.shared(f) if shared else f, options) for f in INGEST_FILTERS])
             else:
-                client.subscribe([(f, 1) for f in INGEST_FILTERS])
-            self.metrics.connected.set(1)
-            self._connected.set()
+                _rc, self._subscribe_mid = client.subscribe([(f, 1) for f in INGEST_FILTERS])
         except Exception:  # an exception here would kill paho's network thread
             log.exception("on_connect failed")
+
+    def _on_subscribe(self, _c: Any, _ud: Any, mid: int, reason_codes: Any, _props: Any) -> None:
+        try:
+            if mid != self._subscribe_mid:
+                return
+            refused = [str(rc) for rc in reason_codes if rc.is_failure]
+            if refused:
+                log.error("broker refused ingest subscriptions: %s", ", ".join(refused))
+            # Connected only now: a message published before the broker holds our subscriptions
+            # would never reach us (a new session), so `start()` must not return earlier.
+            self.metrics.connected.set(1)
+            self._connected.set()
+        except Exception:
+            log.exception("on_subscribe failed")
 
     def _on_disconnect(self, client: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any) -> None:
         try:

@@ -27,7 +27,7 @@ def test_a_state_stamped_2099_is_clamped_counted_and_the_next_normal_state_wins(
         pub.publish(*support.state("ag1", "pj1", 1, at=YEAR_2099, power="on"))  # a Pi whose clock ran away
         pub.publish(*support.state("ag1", "pj1", 2, at=10, power="standby"))  # the clock fixed (Jan 2026)
         pub.flush()
-        wait_for(lambda: service.committed == 2, what="both states committed")
+        wait_for(lambda: service.committed == 2, timeout=90, what="both states committed")
         received = datetime.now(UTC)
         d, h, a = Device.__table__, DeviceTransition.__table__, Agent.__table__
         with engine.connect() as conn:
@@ -46,7 +46,7 @@ def test_a_state_stamped_2099_is_clamped_counted_and_the_next_normal_state_wins(
         pub.publish(*support.state("ag1", "pj1", 4, at=40, power="on"))
         pub.publish(*support.state("ag1", "pj1", 3, at=30, power="standby", replayed=True))
         pub.flush()
-        wait_for(lambda: service.committed == 4, what="two more states")
+        wait_for(lambda: service.committed == 4, timeout=90, what="two more states")
         with engine.connect() as conn:
             dev = conn.execute(sa.select(d)).one()
         assert (dev.power, dev.state_seq) == ("on", 4)
