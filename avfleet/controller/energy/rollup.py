@@ -87,10 +87,11 @@ def load_history(conn: Connection, pks: list[int], start: datetime, end: datetim
     rows: list[Iterable] = []
     for chunk in _chunks(previous, 5000):
         rows.append(conn.execute(sa.select(*columns).where(h.id.in_(chunk))))
-    # Inside the window: a join from devices uses the (device_pk, observed_at) index per device.
+    # Inside the window: `device_pk IN (devices)` makes SQLite seek (device_pk, observed_at) per device;
+    # a plain join scanned the whole index (5.6 s against 0.3 s on a year of 5,000 devices).
     rows.append(conn.execute(
-        sa.select(*columns).select_from(DEVICES.join(HISTORY, h.device_pk == DEVICES.c.id))
-        .where(h.observed_at >= start, h.observed_at < end).order_by(h.device_pk, h.observed_at, h.id)))
+        sa.select(*columns).where(h.device_pk.in_(sa.select(DEVICES.c.id)), h.observed_at >= start,
+                                  h.observed_at < end).order_by(h.device_pk, h.observed_at, h.id)))
     for result in rows:
         for r in result:
             if r.device_pk in wanted:
