@@ -87,7 +87,7 @@ def test_filters_actions_and_metrics(controller: Controller, mosquitto: Mosquitt
     lamp = habo["items"][0]
     assert api.post(f"/api/v1/tickets/{lamp['id']}/comments", json={"text": ""}).status_code == 422
     resolved = api.post(f"/api/v1/tickets/{lamp['id']}/resolve", json={"comment": "Bytt lampa"}).json()
-    assert resolved["state"] == "resolved" and resolved["notes"][-1]["by"] == "api"
+    assert resolved["state"] == "resolved" and resolved["notes"][-1]["by"] == "admin"
     assert api.post(f"/api/v1/tickets/{lamp['id']}/resolve").status_code == 409
     assert httpx.get(f"{controller.dashboard_url}api/v1/tickets").status_code == 401
     metrics = api.get("/metrics").text
