@@ -55,6 +55,7 @@ RULES = {
     ("GET", "/api/v1/notifications"): "read",
     ("GET", "/api/v1/inventory"): "county",
     ("GET", "/api/v1/inventory/unplaced"): "county",
+    ("GET", "/api/v1/inventory/models"): "county",
     ("GET", "/api/v1/inventory/export.csv"): "county",
     ("POST", "/api/v1/inventory/import"): "county",
     ("GET", "/api/v1/inventory/{unit_id}"): "county",
