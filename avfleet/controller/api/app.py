@@ -30,9 +30,9 @@ def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetr
     from avfleet.controller.auth import routes as auth_routes
     from avfleet.controller.calendars import routes as calendar_routes
     from avfleet.controller.commands import routes as command_routes
+    from avfleet.controller.energy import routes as energy_routes
     from avfleet.controller.fleet import routes as fleet_routes
     from avfleet.controller.inventory import routes as inventory_routes
-    from avfleet.controller.energy import routes as energy_routes
     from avfleet.controller.schedules import routes as schedule_routes
     from avfleet.controller.tickets import routes as ticket_routes
 
