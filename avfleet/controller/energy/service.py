@@ -59,6 +59,8 @@ class EnergyQuery:
             raise InvalidInput(f"group must be one of {', '.join(GROUPS)}")
         if self.end < self.start:
             raise InvalidInput("to is before from")
+        if self.start.year < 1971 or self.end.year > 9998:  # a year earlier and a day later stay dates
+            raise InvalidInput("dates must lie between 1971 and 9998")
         if (self.end - self.start).days + 1 > MAX_DAYS:
             raise InvalidInput(f"at most {MAX_DAYS} days per query")
         if self.level != "device" and (self.agent_id or self.device_id):
