@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from time import monotonic
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from avfleet.controller.auth.principal import COUNTY, Scope
 from avfleet.controller.energy.compute import Figures
 from avfleet.controller.energy.models import EnergyDay
 from avfleet.controller.energy.rollup import (
+    DeviceInfo,
     days_between,
     days_figures,
     first_history_day,
@@ -37,6 +39,7 @@ PLACE_COLUMNS = {"county": (), "municipality": ("municipality",), "school": ("mu
                  "device": ("municipality", "school", "room", "agent_id", "device_id")}
 ITEM_PLACE = ("municipality", "school", "room", "agent_id", "device_id")
 MAX_DAYS = 3 * 366 + 1
+DEVICES_TTL_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class EnergyService:
         self.settings = settings
         self.hours: tuple[time, time] = parse_school_hours(settings.school_hours)
         self.resolver = resolver or WattsResolver()
+        self._device_cache: dict[tuple, tuple[float, list[DeviceInfo]]] = {}
 
     def factor(self, year: int) -> dict[str, Any]:
         own = self.settings.co2e_by_year.get(year)
@@ -133,8 +137,7 @@ class EnergyService:
 
     def _on_the_fly(self, conn: Connection, query: EnergyQuery, days: list[date], now: datetime,
                     sums: dict[tuple, Figures]) -> None:
-        devices = load_devices(conn, self.resolver, municipality=query.municipality, school=query.school,
-                               room=query.room, agent_id=query.agent_id, device_id=query.device_id)
+        devices = self._devices(conn, query)
         devices = [dev for dev in devices if query.scope.allows(dev.municipality)]
         names = PLACE_COLUMNS[query.level]
         for day, per_device in days_figures(conn, devices, days, now, self.hours).items():
@@ -142,6 +145,20 @@ class EnergyService:
             for dev in devices:
                 key = (*(getattr(dev, name) for name in names), label)
                 sums.setdefault(key, Figures()).add(per_device[dev.pk])
+
+    def _devices(self, conn: Connection, query: EnergyQuery) -> list[DeviceInfo]:
+        """The devices in scope with their watts, kept DEVICES_TTL_S: looking 5,000 up costs more than
+        today's arithmetic, and placements and profiles change seldom (the history is read every time)."""
+        key = tuple(getattr(query, name) for name in ITEM_PLACE)
+        cached = self._device_cache.get(key)
+        if cached is not None and monotonic() - cached[0] < DEVICES_TTL_S:
+            return cached[1]
+        devices = load_devices(conn, self.resolver, municipality=query.municipality, school=query.school,
+                               room=query.room, agent_id=query.agent_id, device_id=query.device_id)
+        if len(self._device_cache) > 256:
+            self._device_cache.clear()
+        self._device_cache[key] = (monotonic(), devices)
+        return devices
 
     def _item(self, query: EnergyQuery, key: tuple, f: Figures) -> dict[str, Any]:
         place = dict(zip(PLACE_COLUMNS[query.level], key[:-1], strict=True))
