@@ -1,11 +1,12 @@
 """Power-off fan-out: one schedule run over 5,000 emulated projectors behind 50 agents.
 
 Real parts: Mosquitto on loopback, the controller in this process (its ingest writer in its own
-process, SQLite), 50 `avfleet` agents and 5,000 PJLink emulators in one child process (one asyncio
-loop, as the demo runs its fleet), each emulator answering after 5-50 ms. Every projector is on;
-one `POST /api/v1/schedules/{id}/run` sends every power_off through the commands domain. Measured:
-the time from the POST until the run report is finished (every result in), and the controller's CPU
-seconds over that time (this process and its writer process; the fleet's child is not counted).
+process, SQLite), 50 `avfleet` agents and 5,000 PJLink emulators in child processes (one asyncio
+loop each, one agent and its 100 projectors per process by default), each emulator answering after
+5-50 ms. Every projector is on; one `POST /api/v1/schedules/{id}/run` sends every power_off through
+the commands domain. Measured: the time from the POST until the run report is finished (every
+result in), and the controller's CPU seconds over that time (this process and its writer process;
+the fleet's processes are not counted).
 
 Usage: .venv/bin/python benchmarks/poweroff_fanout.py [--projectors 5000] [--agents 50]
 The last line prints the figures against the target (all results in within 30 s).
@@ -42,14 +43,15 @@ async def fleet_child(spec: dict) -> None:
     from avfleet.agent.runtime import Agent
     from avfleet.emulator.pjlink_fleet import EmulatedFleet
 
-    count, agents_n = spec["projectors"], spec["agents"]
+    per, first, agents_n = spec["per_agent"], spec["first_agent"], spec["agents"]
+    count = per * agents_n
     fleet = EmulatedFleet.from_count(count, pjlink_class=1, manufacturer="EPSON", model="EB-2250U", power="on",
-                                     warmup_s=0, cooldown_s=0, reply_delay_s=(0.005, 0.05), idle_close_s=None)
+                                     warmup_s=0, cooldown_s=0, reply_delay_s=(0.005, 0.05))
     await fleet.start()
-    per = count // agents_n
     agents = []
-    for a in range(agents_n):
-        devices = [{"id": f"pj-{i:05d}", "url": fleet.emulators[i].url()} for i in range(a * per, (a + 1) * per)]
+    for n in range(agents_n):
+        a = first + n
+        devices = [{"id": f"pj-{a * per + i:05d}", "url": fleet.emulators[n * per + i].url()} for i in range(per)]
         agents.append(Agent(AgentConfig.model_validate({
             "version": 1, "agent_id": f"bench-agent-{a:02d}",
             "site": {"municipality": "Jönköping", "school": f"Skola {a // 5}", "room": f"R{a:02d}"},
@@ -88,6 +90,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--projectors", type=int, default=5000)
     parser.add_argument("--agents", type=int, default=50)
+    parser.add_argument("--agents-per-process", type=int, default=1,
+                        help="agents (each with its emulators) per fleet process")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--fleet-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -115,14 +119,19 @@ def main() -> None:
                                  schedule_command_ttl_s=120, agent_lost_after_s=3600)
         controller = Controller(settings)
         controller.start()
-        spec = {"projectors": args.projectors, "agents": args.agents, "broker_url": broker.url, "dir": str(workdir)}
-        child = subprocess.Popen([sys.executable, __file__, "--fleet-child", json.dumps(spec)],
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        per_agent, group = args.projectors // args.agents, args.agents_per_process
+        children = []
+        for first in range(0, args.agents, group):
+            spec = {"per_agent": per_agent, "first_agent": first, "agents": min(group, args.agents - first),
+                    "broker_url": broker.url, "dir": str(workdir)}
+            children.append(subprocess.Popen([sys.executable, __file__, "--fleet-child", json.dumps(spec)],
+                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
         try:
             started = time.monotonic()
-            line = child.stdout.readline()
-            if line.strip() != "ready":
-                raise SystemExit(f"the fleet did not start: {line!r}")
+            for child in children:
+                line = child.stdout.readline()
+                if line.strip() != "ready":
+                    raise SystemExit(f"the fleet did not start: {line!r}")
             devices = Device.__table__
 
             def all_on() -> bool:
@@ -138,12 +147,12 @@ def main() -> None:
             schedule = api.post("/schedules", json={"name": "bench", "action": "power_off", "times": ["03:00"],
                                                     "days": "every_day", "scope": {}, "enabled": False}).json()
             me = psutil.Process()
-            child_pid = child.pid
+            fleet_pids = {c.pid for c in children}
 
             def cpu() -> float:
                 total = sum(me.cpu_times()[:2])
                 for c in me.children(recursive=True):
-                    if c.pid == child_pid:
+                    if c.pid in fleet_pids:
                         continue
                     with contextlib.suppress(psutil.Error):
                         total += sum(c.cpu_times()[:2])
@@ -164,11 +173,13 @@ def main() -> None:
             elapsed, used = time.monotonic() - t0, cpu() - cpu0
             api.close()
         finally:
-            child.stdin.close()
-            try:
-                child.wait(120)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            for child in children:
+                child.stdin.close()
+            for child in children:
+                try:
+                    child.wait(120)
+                except subprocess.TimeoutExpired:
+                    child.kill()
             controller.stop()
             broker.stop()
     verdict = "ok" if elapsed <= TARGET_S and run["powered_off"] == args.projectors else "MISSED"
