@@ -34,7 +34,7 @@ import sqlalchemy as sa
 
 from avfleet.controller.db import create_db_engine, write_transaction
 from avfleet.controller.energy.models import EnergyDay, EnergyRolledDay
-from avfleet.controller.energy.rollup import rollup_day
+from avfleet.controller.energy.rollup import refresh_month, rollup_day
 from avfleet.controller.energy.school_days import LOCAL, is_school_day, local_day_bounds, parse_school_hours
 from avfleet.controller.energy.service import EnergyQuery, EnergyService
 from avfleet.controller.energy.watts import WattsResolver
@@ -155,6 +155,8 @@ def fill_daily(engine: sa.Engine, fleet: list[tuple[int, str, str]], days: list[
                                      f"({', '.join('?' * len(cols))})", values)
         conn.execute(EnergyRolledDay.__table__.insert(), [{"day": d, "devices": len(fleet), "computed_at": now}
                                                           for d in days])
+        for year, month in sorted({(d.year, d.month) for d in days}):
+            refresh_month(conn, year, month)
     return len(rows)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from avfleet.controller.db import write_transaction
 from avfleet.controller.energy.compute import Figures, Reading, Watts, compute
-from avfleet.controller.energy.models import EnergyDay, EnergyRolledDay
+from avfleet.controller.energy.models import EnergyDay, EnergyMonth, EnergyRolledDay
 from avfleet.controller.energy.school_days import is_school_day, local_day_bounds, school_window
 from avfleet.controller.energy.watts import WattsResolver, configured_profiles
 from avfleet.controller.fleet.models import Agent, Device, DeviceTransition
@@ -24,6 +24,7 @@ DEVICES = Device.__table__
 HISTORY = DeviceTransition.__table__
 DAILY = EnergyDay.__table__
 ROLLED = EnergyRolledDay.__table__
+MONTHLY = EnergyMonth.__table__
 # A PDU's own reading is the sum of what it feeds: counting it too would count those devices twice.
 EXCLUDED_KINDS = ("pdu",)
 
@@ -185,6 +186,26 @@ def write_daily(conn: Connection, days: list[date], rows: list[dict], devices: i
     for i in range(0, len(rows), 5000):
         conn.execute(DAILY.insert(), rows[i:i + 5000])
     conn.execute(ROLLED.insert(), [{"day": day, "devices": devices, "computed_at": now} for day in wanted])
+    for year, month in sorted({(d.year, d.month) for d in wanted}):
+        refresh_month(conn, year, month)
+
+
+FIGURE_COLUMNS = ("period_s", "measured_s", "rated_s", "kwh", "kwh_school_hours", "kwh_left_on", "kwh_standby",
+                  "hours_on", "hours_left_on")
+
+
+def refresh_month(conn: Connection, year: int, month: int) -> None:
+    """Rewrite energy_monthly of one month from its energy_daily rows (in the roll-up's transaction)."""
+    c = DAILY.c
+    conn.execute(MONTHLY.delete().where(MONTHLY.c.year == year, MONTHLY.c.month == month))
+    place = [sa.func.max(c[name]).label(name) for name in ("municipality", "school", "room", "agent_id",
+                                                           "device_id")]
+    sums = [sa.func.sum(c[name]).label(name) for name in FIGURE_COLUMNS]
+    select = (sa.select(c.device_pk, c.year, c.month, sa.func.count().label("days"), *place, *sums)
+              .where(c.year == year, c.month == month).group_by(c.device_pk, c.year, c.month))
+    names = ["device_pk", "year", "month", "days", "municipality", "school", "room", "agent_id", "device_id",
+             *FIGURE_COLUMNS]
+    conn.execute(MONTHLY.insert().from_select(names, select))
 
 
 def _columns(f: Figures) -> dict[str, float]:

@@ -7,7 +7,7 @@ job has not reached yet, are computed from the history on the fly (a GET never w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from time import monotonic
 from typing import Any
 
@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from avfleet.controller.auth.principal import COUNTY, Scope
 from avfleet.controller.energy.compute import Figures
-from avfleet.controller.energy.models import EnergyDay
+from avfleet.controller.energy.models import EnergyDay, EnergyMonth
 from avfleet.controller.energy.rollup import (
     DeviceInfo,
     days_between,
@@ -31,6 +31,7 @@ from avfleet.controller.errors import InvalidInput
 from avfleet.controller.settings import ControllerSettings
 
 DAILY = EnergyDay.__table__
+MONTHLY = EnergyMonth.__table__
 LEVELS = ("county", "municipality", "school", "room", "device")
 GROUPS = ("day", "month", "year")
 # The place columns that name an item at each level.
@@ -111,25 +112,52 @@ class EnergyService:
         if query.start <= last:
             finished_end = min(last, date.fromordinal(today.toordinal() - 1))
             stored = rolled_days(conn, query.start, finished_end) if query.start <= finished_end else set()
-            if stored:
-                self._stored(conn, query, min(stored), max(stored), sums)
+            months = self._full_months(query, stored) if query.group != "day" else set()
+            if months:
+                self._stored_months(conn, query, months, sums)
+            by_month: dict[tuple[int, int], list[date]] = {}
+            for day in stored:
+                if (day.year, day.month) not in months:
+                    by_month.setdefault((day.year, day.month), []).append(day)
+            for days in by_month.values():
+                self._stored(conn, query, min(days), max(days), sums)
             first = first_history_day(conn)
             missing = [d for d in days_between(max(query.start, first), last) if d not in stored] if first else []
             if missing:
                 self._on_the_fly(conn, query, missing, now, sums)
         return [self._item(query, key, figures) for key, figures in sorted(sums.items(), key=_sort_key)]
 
+    @staticmethod
+    def _full_months(query: EnergyQuery, stored: set[date]) -> set[tuple[int, int]]:
+        """Months wholly inside the query whose every day is rolled up: energy_monthly answers them."""
+        out = set()
+        for year, month in {(d.year, d.month) for d in stored}:
+            first = date(year, month, 1)
+            last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+            if first >= query.start and last <= query.end and all(d in stored for d in days_between(first, last)):
+                out.add((year, month))
+        return out
+
+    def _stored_months(self, conn: Connection, query: EnergyQuery, months: set[tuple[int, int]],
+                       sums: dict[tuple, Figures]) -> None:
+        self._sum(conn, query, MONTHLY, sa.or_(*(sa.and_(MONTHLY.c.year == y, MONTHLY.c.month == m)
+                                                 for y, m in sorted(months))), sums)
+
     def _stored(self, conn: Connection, query: EnergyQuery, start: date, end: date, sums: dict[tuple, Figures]) -> None:
-        c = DAILY.c
+        self._sum(conn, query, DAILY, sa.and_(DAILY.c.day >= start, DAILY.c.day <= end), sums)
+
+    def _sum(self, conn: Connection, query: EnergyQuery, table: sa.Table, where: Any,
+             sums: dict[tuple, Figures]) -> None:
+        c = table.c
         place = [c[name] for name in PLACE_COLUMNS[query.level]]
-        period = {"day": [c.day], "month": [c.year, c.month], "year": [c.year]}[query.group]
+        period = {"day": ["day"], "month": ["year", "month"], "year": ["year"]}[query.group]
+        period = [c[name] for name in period]
         filters = [c[name] == value for name in ITEM_PLACE if (value := getattr(query, name)) is not None]
         filters += query.scope.clauses(c.municipality)
         figures = [sa.func.sum(c[name]).label(name) for name in
                    ("period_s", "measured_s", "rated_s", "kwh", "kwh_school_hours", "kwh_left_on", "kwh_standby",
                     "hours_on", "hours_left_on")]
-        rows = conn.execute(sa.select(*place, *period, *figures).where(c.day >= start, c.day <= end, *filters)
-                            .group_by(*place, *period))
+        rows = conn.execute(sa.select(*place, *period, *figures).where(where, *filters).group_by(*place, *period))
         n_place = len(place)
         for r in rows:
             key = (*r[:n_place], _period_label(query.group, *r[n_place:n_place + len(period)]))

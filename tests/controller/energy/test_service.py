@@ -153,3 +153,24 @@ def test_the_rollup_job_runs_under_its_lease_once_across_two_runners(engine: Eng
     with engine.connect() as conn:
         days = set(conn.execute(sa.select(EnergyDay.__table__.c.day).distinct()).scalars())
     assert set(DAYS) <= days
+
+
+def test_whole_months_answer_from_the_monthly_table_as_from_the_days(engine: Engine, service: EnergyService) -> None:
+    from avfleet.controller.energy.models import EnergyMonth
+
+    october = [date(2026, 10, d) for d in (1, 2, 5, 6, 7, 29, 30)]
+    build_county(engine, october)
+    q = EnergyQuery("school", date(2026, 10, 1), date(2026, 10, 31), "month")
+    with engine.connect() as conn:
+        fly = service.items(conn, q, NOW)
+    for _ in range(3):  # catch up from 1 October, 31 days per run
+        energy_jobs.rollup(engine, service.settings, WattsResolver(), NOW, max_days=31)
+    with engine.connect() as conn:
+        months = conn.execute(sa.select(sa.func.count()).select_from(EnergyMonth.__table__)
+                              .where(EnergyMonth.__table__.c.month == 10)).scalar_one()
+        assert months == 4  # one row per device
+        monthly = service.items(conn, q, NOW)
+    assert [(i["school"], i["period"]) for i in monthly] == [(i["school"], i["period"]) for i in fly]
+    for a, b in zip(monthly, fly, strict=True):
+        assert a["kwh"] == pytest.approx(b["kwh"], abs=1e-3) and a["hours_left_on"] == pytest.approx(b["hours_left_on"])
+        assert a["coverage"] == pytest.approx(b["coverage"], abs=1e-4) and a["basis"] == b["basis"]

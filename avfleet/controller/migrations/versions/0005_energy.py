@@ -1,4 +1,4 @@
-"""energy: daily roll-ups per device and local day, and which days are rolled up
+"""energy: daily and monthly roll-ups per device (local days), and which days are rolled up
 
 Revision ID: 0005
 Revises: 0004
@@ -40,6 +40,28 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('device_pk', 'day')
     )
     op.create_index('ix_energy_daily_day', 'energy_daily', ['day'], unique=False)
+    op.create_table('energy_monthly',
+    sa.Column('kwh', sa.Float(), nullable=False),
+    sa.Column('kwh_school_hours', sa.Float(), nullable=False),
+    sa.Column('kwh_left_on', sa.Float(), nullable=False),
+    sa.Column('kwh_standby', sa.Float(), nullable=False),
+    sa.Column('hours_on', sa.Float(), nullable=False),
+    sa.Column('hours_left_on', sa.Float(), nullable=False),
+    sa.Column('municipality', sa.String(length=128), nullable=True),
+    sa.Column('school', sa.String(length=128), nullable=True),
+    sa.Column('room', sa.String(length=128), nullable=True),
+    sa.Column('agent_id', sa.String(length=64), nullable=False),
+    sa.Column('device_id', sa.String(length=64), nullable=False),
+    sa.Column('device_pk', sa.Integer(), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('month', sa.Integer(), nullable=False),
+    sa.Column('days', sa.Integer(), nullable=False),
+    sa.Column('period_s', sa.Float(), nullable=False),
+    sa.Column('measured_s', sa.Float(), nullable=False),
+    sa.Column('rated_s', sa.Float(), nullable=False),
+    sa.ForeignKeyConstraint(['device_pk'], ['devices.id'], ),
+    sa.PrimaryKeyConstraint('device_pk', 'year', 'month')
+    )
     op.create_table('energy_rolled_days',
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('devices', sa.Integer(), nullable=False),
@@ -50,5 +72,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('energy_rolled_days')
+    op.drop_table('energy_monthly')
     op.drop_index('ix_energy_daily_day', table_name='energy_daily')
     op.drop_table('energy_daily')
