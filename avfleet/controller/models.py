@@ -8,8 +8,8 @@ from sqlmodel import SQLModel
 
 def metadata() -> sqlalchemy.MetaData:
     """The metadata with every controller table registered."""
-    from avfleet.controller.calendars import models as _calendars  # noqa: F401
     from avfleet.controller.auth import models as _auth  # noqa: F401
+    from avfleet.controller.calendars import models as _calendars  # noqa: F401
     from avfleet.controller.commands import models as _commands  # noqa: F401
     from avfleet.controller.energy import models as _energy  # noqa: F401
     from avfleet.controller.fleet import models as _fleet  # noqa: F401
