@@ -22,11 +22,10 @@ def register(app: typer.Typer) -> None:
                         config: Path | None = typer.Option(None, "--config", help="YAML file of controller settings"),
                         database_url: str | None = typer.Option(None, "--database-url")) -> None:
         """Replace the municipality's (or school's) calendar with the file's days."""
+        from avfleet.cli.database import controller_database
         from avfleet.controller.calendars.importer import CalendarFileError, read_file
         from avfleet.controller.calendars.service import replace_calendar
-        from avfleet.controller.db import create_db_engine, write_transaction
-        from avfleet.controller.migrate import upgrade
-        from avfleet.controller.settings import SettingsError, load_settings
+        from avfleet.controller.db import write_transaction
 
         try:
             fates = read_file(file)
@@ -39,18 +38,7 @@ def register(app: typer.Typer) -> None:
         if bad:
             typer.echo(f"{len(bad)} bad row(s) of {len(fates)}: nothing written", err=True)
             raise typer.Exit(2)
-        try:
-            # Only the database matters here: demo mode skips the checks of secrets, as `db upgrade` does.
-            settings = load_settings(config, database_url=database_url, demo=True)
-        except SettingsError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        engine = create_db_engine(settings.resolved_database_url)
-        try:
-            upgrade(engine)
-            with write_transaction(engine) as conn:
-                replace_calendar(conn, municipality, school, [f.day for f in fates if f.day is not None])
-        finally:
-            engine.dispose()
+        with controller_database(config, database_url) as engine, write_transaction(engine) as conn:
+            replace_calendar(conn, municipality, school, [f.day for f in fates if f.day is not None])
         where = municipality + (f" / {school}" if school else "")
         typer.echo(f"{len(fates)} day(s) written: the calendar of {where}")

@@ -61,22 +61,12 @@ def register(app: typer.Typer) -> None:
     def db_upgrade(config: Path | None = typer.Option(None, "--config", help="YAML file of controller settings"),
                    database_url: str | None = typer.Option(None, "--database-url")) -> None:
         """Run the migrations up to the newest schema."""
-        from avfleet.controller.db import create_db_engine
-        from avfleet.controller.migrate import current_revision, upgrade
-        from avfleet.controller.settings import SettingsError, load_settings
+        from avfleet.cli.database import controller_database
+        from avfleet.controller.migrate import current_revision
 
         _setup_logging(False)
-        try:
-            # The schema needs no secrets: build settings in demo mode so only database fields matter.
-            settings = load_settings(config, database_url=database_url, demo=True)
-        except SettingsError as exc:
-            raise _fail(str(exc)) from None
-        engine = create_db_engine(settings.resolved_database_url)
-        try:
-            upgrade(engine)
+        with controller_database(config, database_url) as engine:  # upgrades on the way in
             typer.echo(f"database at revision {current_revision(engine)}")
-        finally:
-            engine.dispose()
 
     broker = typer.Typer(help="Mosquitto configuration.", no_args_is_help=True)
     app.add_typer(broker, name="broker")

@@ -10,29 +10,10 @@ import csv
 import getpass
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
-
-def _engine(config: Path | None, database_url: str | None) -> Engine:
-    from avfleet.controller.db import create_db_engine
-    from avfleet.controller.migrate import upgrade
-    from avfleet.controller.settings import SettingsError, load_settings
-
-    try:
-        # Only the database matters here: demo mode skips the checks of secrets, as `db upgrade` does.
-        settings = load_settings(config, database_url=database_url, demo=True)
-    except SettingsError as exc:
-        for line in str(exc).splitlines() or [""]:
-            typer.echo(f"error: {line}", err=True)
-        raise typer.Exit(2) from None
-    engine = create_db_engine(settings.resolved_database_url)
-    upgrade(engine)
-    return engine
+from avfleet.cli.database import controller_database
 
 
 def register(app: typer.Typer) -> None:
@@ -57,16 +38,13 @@ def register(app: typer.Typer) -> None:
         except (CsvFileError, OSError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
-        engine = _engine(config, database_url)
         try:
-            with write_transaction(engine) as conn:
+            with controller_database(config, database_url) as engine, write_transaction(engine) as conn:
                 report = import_csv(conn, text, by=f"cli:{getpass.getuser()}", now=utc_now(), partial=partial,
                                     dry_run=dry_run)
         except (CsvFileError, DomainError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
-        finally:
-            engine.dispose()
         for fate in report["rows"]:
             typer.echo(fate.describe())
         counts = report["counts"]
@@ -87,12 +65,8 @@ def register(app: typer.Typer) -> None:
         """Write the register as the inventory CSV (UTF-8, ISO dates), by place."""
         from avfleet.controller.inventory.importer import export_csv
 
-        engine = _engine(config, database_url)
-        try:
-            with engine.connect() as conn:
-                body = export_csv(conn, municipality)
-        finally:
-            engine.dispose()
+        with controller_database(config, database_url) as engine, engine.connect() as conn:
+            body = export_csv(conn, municipality)
         try:
             out.write_bytes(body.encode("utf-8"))
         except OSError as exc:

@@ -5,35 +5,16 @@ Each change is recorded in the audit trail as done by `cli:<login name>` from th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from avfleet.cli.database import controller_database
+
 ConfigOption = typer.Option(None, "--config", help="YAML file of controller settings")
 DatabaseOption = typer.Option(None, "--database-url")
-
-
-@contextmanager
-def _engine(config: Path | None, database_url: str | None) -> Iterator[Any]:
-    from avfleet.controller.db import create_db_engine
-    from avfleet.controller.migrate import upgrade
-    from avfleet.controller.settings import SettingsError, load_settings
-
-    try:
-        # Only the database matters here: demo mode skips the checks of secrets, as `db upgrade` does.
-        settings = load_settings(config, database_url=database_url, demo=True)
-    except SettingsError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    engine = create_db_engine(settings.resolved_database_url)
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def _run(config: Path | None, database_url: str | None, action: str, target: str,
@@ -46,7 +27,7 @@ def _run(config: Path | None, database_url: str | None, action: str, target: str
     from avfleet.controller.errors import DomainError
 
     who = Principal(name=f"cli:{getpass.getuser()}"[:64], role="admin", via="cli", client_ip="local")
-    with _engine(config, database_url) as engine:
+    with controller_database(config, database_url) as engine:
         try:
             with audited(engine, who, action, target, detail) as conn:
                 return work(conn)
@@ -56,7 +37,7 @@ def _run(config: Path | None, database_url: str | None, action: str, target: str
 
 
 def _read(config: Path | None, database_url: str | None, work: Callable[[Any], Any]) -> Any:
-    with _engine(config, database_url) as engine, engine.connect() as conn:
+    with controller_database(config, database_url) as engine, engine.connect() as conn:
         return work(conn)
 
 
