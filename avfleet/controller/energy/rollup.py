@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
+from avfleet.controller.calendars.service import SchoolDays
 from avfleet.controller.db import write_transaction
 from avfleet.controller.energy.compute import Figures, Reading, Watts, compute
 from avfleet.controller.energy.models import EnergyDay, EnergyMonth, EnergyRolledDay
@@ -109,14 +110,18 @@ def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
 
 
 def day_figures(devices: list[DeviceInfo], history: dict[int, list[Reading]], day: date, now: datetime,
-                hours: tuple[time, time]) -> dict[int, Figures]:
-    """Each device's figures of one local day, up to `now` when the day is today."""
+                hours: tuple[time, time], calendar: SchoolDays | None = None) -> dict[int, Figures]:
+    """Each device's figures of one local day, up to `now` when the day is today.
+
+    `calendar`: the school calendars (breaks and study days are no school days); without it a
+    school day is a weekday that is not a public holiday.
+    """
     start, end = local_day_bounds(day)
     end = min(end, now)
     window = school_window(day, hours)
     out = {}
     for dev in devices:
-        school = window if is_school_day(dev.municipality, dev.school, day) else None
+        school = window if is_school_day(dev.municipality, dev.school, day, calendar) else None
         out[dev.pk] = compute(_within(history.get(dev.pk, []), start, end), start, end, watts=dev.watts,
                               school=school, cutoff=dev.cutoff)
     return out
@@ -137,7 +142,8 @@ def days_figures(conn: Connection, devices: list[DeviceInfo], days: list[date], 
     start, _ = local_day_bounds(min(days))
     _, end = local_day_bounds(max(days))
     history = load_history(conn, [d.pk for d in devices], start, min(end, now))
-    return {day: day_figures(devices, history, day, now, hours) for day in days}
+    calendar = SchoolDays(conn)  # each place's calendar read once for all these days
+    return {day: day_figures(devices, history, day, now, hours, calendar) for day in days}
 
 
 def rollup_day(conn: Connection, day: date, now: datetime, hours: tuple[time, time],

@@ -1,7 +1,8 @@
 """Which days are school days, and which hours of them are school hours (Europe/Stockholm).
 
-`is_school_day` is the one place the energy domain asks; the calendars domain (issue 11, points 2-3)
-replaces its body with the municipality's school calendar (breaks, study days, school overrides).
+`is_school_day` is the one place the energy domain asks; given the calendars domain's `SchoolDays`
+(as the roll-up and on-the-fly figures do) it answers from the municipality's school calendar
+(breaks, study days, school overrides).
 """
 
 from __future__ import annotations

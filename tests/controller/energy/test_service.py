@@ -174,3 +174,22 @@ def test_whole_months_answer_from_the_monthly_table_as_from_the_days(engine: Eng
     for a, b in zip(monthly, fly, strict=True):
         assert a["kwh"] == pytest.approx(b["kwh"], abs=1e-3) and a["hours_left_on"] == pytest.approx(b["hours_left_on"])
         assert a["coverage"] == pytest.approx(b["coverage"], abs=1e-4) and a["basis"] == b["basis"]
+
+
+def test_a_study_day_in_the_school_calendar_has_no_school_hours(engine: Engine, service: EnergyService) -> None:
+    """The school calendars count: on Habo's study day the projector's use is no school-hours energy."""
+    from avfleet.controller.calendars.service import replace_calendar
+    from avfleet.controller.db import write_transaction
+
+    build_county(engine, DAYS)
+    with write_transaction(engine) as conn:
+        replace_calendar(conn, "Habo", None, [{"start": DAYS[1], "end": DAYS[1], "kind": "study_day",
+                                               "name": "Studiedag"}])
+    q = EnergyQuery("device", DAYS[0], DAYS[-1], "day")
+    with engine.connect() as conn:
+        devices = by(service.items(conn, q, NOW), "device_id", "period")
+    study = devices[("habo-furu-a1-pj1", "2026-11-11")]
+    assert study["kwh_school_hours"] == 0
+    assert study["kwh_left_on"] == pytest.approx(2 * ON, abs=1e-3)  # on outside school hours: left on
+    normal = devices[("habo-furu-a1-pj1", "2026-11-10")]
+    assert normal["kwh_school_hours"] > 0 and normal["kwh_left_on"] == 0
