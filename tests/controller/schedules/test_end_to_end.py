@@ -9,11 +9,9 @@ after a command expired does not execute it.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -30,22 +28,12 @@ from tests.agent.helpers import AgentProcess, agent_dict, write_config
 from tests.controller.conftest import API_TOKEN
 from tests.support.components import free_port
 from tests.support.mosquitto import MosquittoBroker
+from tests.support.waiting import wait
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 AGENT = "jkpg-ekhagen-a12"
 WARMUP_S = 14  # longer than the run's command TTL: the first power off expires busy (ERR3)
 TTL_S = 10
-
-
-def wait(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture

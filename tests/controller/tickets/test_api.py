@@ -15,8 +15,8 @@ from avfleet.controller.app import Controller
 from avfleet.controller.settings import load_settings
 from tests.controller import support
 from tests.controller.conftest import API_TOKEN
-from tests.controller.tickets.test_end_to_end import wait
 from tests.support.mosquitto import MosquittoBroker
+from tests.support.waiting import wait
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 

@@ -7,8 +7,7 @@ with SIGKILL gets one agent_lost ticket (from its Last Will) that stands for its
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +21,11 @@ from avfleet.emulator.pjlink_thread import EmulatorThread
 from tests.agent.helpers import AgentProcess, agent_dict, write_config
 from tests.controller.conftest import API_TOKEN
 from tests.support.mosquitto import MosquittoBroker
+from tests.support.waiting import wait
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 AGENT = "jkpg-ekhagen-a12"
 COMPONENTS = ("fan", "lamp", "temperature", "cover", "filter", "other")
-
-
-def wait(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture
