@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-CATALOGUE: dict[str, dict[str, str]] = {
+from avfleet.i18n.dashboard import DASHBOARD
+from avfleet.i18n.report_layout import REPORT_LAYOUT
+from avfleet.i18n.reports import REPORTS
+
+_CORE: dict[str, dict[str, str]] = {
     # Ticket kinds, as a technician reads them.
     "kind.lamp": {"sv": "Lampfel", "en": "Lamp fault"},
     "kind.fan": {"sv": "Fläktfel", "en": "Fan fault"},
@@ -65,3 +69,17 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "field.children": {"sv": "Berörda enheter", "en": "Affected devices"},
     "value.none": {"sv": "–", "en": "–"},
 }
+
+
+def _merge(*parts: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    # The catalogue is kept in a few files by area so that they can grow apart; a key may live in one only.
+    merged: dict[str, dict[str, str]] = {}
+    for part in parts:
+        clash = merged.keys() & part.keys()
+        if clash:
+            raise RuntimeError(f"catalogue keys defined twice: {sorted(clash)}")
+        merged.update(part)
+    return merged
+
+
+CATALOGUE: dict[str, dict[str, str]] = _merge(_CORE, REPORTS, REPORT_LAYOUT, DASHBOARD)
