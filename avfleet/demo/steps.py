@@ -22,5 +22,6 @@ def demo_steps() -> list[DemoStep]:
     """The steps of a default `avfleet demo`, in order."""
     from avfleet.demo.calendars import seed_calendars_and_schedules
     from avfleet.demo.energy import energy_history_step
+    from avfleet.demo.inventory import seed_inventory
 
-    return [seed_calendars_and_schedules, energy_history_step]
+    return [seed_calendars_and_schedules, seed_inventory, energy_history_step]
