@@ -11,6 +11,7 @@ from collections.abc import Callable
 import uvicorn
 from sqlalchemy.engine import Engine
 
+from avfleet.controller.api import slow_clients
 from avfleet.controller.api.app import create_app
 from avfleet.controller.db import create_db_engine
 from avfleet.controller.gc_tuning import tune_gc as apply_gc_tuning
@@ -67,8 +68,11 @@ class Controller:
             apply_gc_tuning()
         self.ingest.start()
         self.jobs.start()
+        # Idle keep-alive connections and slow request heads are closed (api/slow_clients.py).
         config = uvicorn.Config(self.app, host=self.settings.api_host, port=self.settings.api_port,
-                                log_level="warning", timeout_graceful_shutdown=2, lifespan="off")
+                                log_level="warning", timeout_graceful_shutdown=2, lifespan="off",
+                                http=slow_clients.protocol_class(self.settings.http_header_timeout_s),
+                                timeout_keep_alive=self.settings.http_keep_alive_s)
         self._server = uvicorn.Server(config)
         self._server_thread = threading.Thread(target=self._server.run, name="avfleet-api", daemon=True)
         self._server_thread.start()
@@ -92,11 +96,20 @@ class Controller:
 
     def ready_lines(self, *, login: bool = False) -> list[str]:
         s = self.settings
-        lines = [f"dashboard: {self.dashboard_url}", f"api token: {s.api_tokens[0].get_secret_value()}"]
+        lines = [f"dashboard: {self.dashboard_url}", f"api token: {self._token_line()}"]
         if login and s.admin_password is not None:
             lines.append(f"login: {s.admin_user} {s.admin_password.get_secret_value()}")
         lines.append(f"broker: {s.broker_url}")
         return lines
+
+    def _token_line(self) -> str:
+        # Only the demo prints its (random, throw-away) token: a production controller's stdout goes
+        # to the journal, which more people read than may call the API.
+        s = self.settings
+        if s.demo:
+            return s.api_tokens[0].get_secret_value()
+        where = f"in {s.api_tokens_file}" if s.api_tokens_file is not None else "in the settings"
+        return f"(configured {where}; not shown)"
 
     def stop(self) -> None:
         if self._server is not None:

@@ -37,9 +37,18 @@ class WebhookTarget(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(pattern=r"^https?://")
-    secret: SecretStr
+    secret: SecretStr | None = None
+    secret_file: Path | None = None  # instead of secret: read once at start-up
     events: list[Literal["ticket.opened", "ticket.updated", "ticket.resolved", "ticket.reopened",
                          "ticket.closed"]] | None = None  # None: every event
+
+    @model_validator(mode="after")
+    def _secret_from_file(self) -> WebhookTarget:
+        if self.secret is None:
+            if self.secret_file is None:
+                raise ValueError("secret: give secret or secret_file")
+            self.secret = SecretStr(_read_file(self.secret_file, "secret_file"))
+        return self
 
 
 class SmtpSettings(BaseModel):
@@ -142,8 +151,16 @@ class ControllerSettings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=0, le=65535)
     api_tokens: list[SecretStr] = Field(default_factory=list)
+    api_tokens_file: Path | None = None  # one token a line, added to api_tokens (systemd credentials)
     admin_user: str = "admin"
     admin_password: SecretStr | None = None
+    admin_password_file: Path | None = None
+    # A dashboard login lasts this long at most (auth/service.py); then the user logs in again.
+    session_ttl_s: int = Field(default=12 * 3600, ge=60, le=30 * 86_400)
+    # Slow and idle clients (api/slow_clients.py): an idle keep-alive connection is closed after
+    # http_keep_alive_s, a request line and headers not complete within http_header_timeout_s.
+    http_keep_alive_s: int = Field(default=5, ge=1, le=300)
+    http_header_timeout_s: float = Field(default=10.0, gt=0, le=300)
     public_url: str | None = None  # what the `dashboard:` line prints; default http://api_host:api_port/
     # Larger request bodies get 413 before parsing and before the token check (api/limits.py).
     max_request_bytes: int = Field(default=1_048_576, ge=1024, le=1024**3)
@@ -182,6 +199,18 @@ class ControllerSettings(BaseSettings):
     kwh_saved_max_h: float | None = Field(default=None, gt=0)
     # `avfleet controller` creates the default schedules when the database has none (docs/schedules.md).
     default_schedules: bool = True
+
+    @model_validator(mode="after")
+    def _secrets_from_files(self) -> ControllerSettings:
+        # Read here, before the checks below, so a secret from a file is held to the same rules.
+        if self.api_tokens_file is not None:
+            lines = _read_file(self.api_tokens_file, "api_tokens_file").splitlines()
+            known = {t.get_secret_value() for t in self.api_tokens}
+            self.api_tokens = [*self.api_tokens, *(SecretStr(t) for t in (x.strip() for x in lines)
+                                                   if t and t not in known)]
+        if self.admin_password is None and self.admin_password_file is not None:
+            self.admin_password = SecretStr(_read_file(self.admin_password_file, "admin_password_file"))
+        return self
 
     @model_validator(mode="after")
     def _refuse_insecure_secrets(self) -> ControllerSettings:
@@ -230,6 +259,16 @@ class ControllerSettings(BaseSettings):
 
     def dashboard_url(self) -> str:
         return self.public_url or f"http://{self.api_host}:{self.api_port}/"
+
+
+def _read_file(path: Path, field: str) -> str:
+    try:
+        value = path.read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"{field}: cannot read {path}: {exc.strerror or exc}") from None
+    if not value:
+        raise ValueError(f"{field}: {path} is empty")
+    return value
 
 
 def _check_secret(field: str, value: str) -> None:

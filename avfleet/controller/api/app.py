@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-from importlib import resources
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.engine import Engine
 
-from avfleet.controller.api import error_docs, limits
+from avfleet.controller.api import docs_assets, error_docs, limits, security
 from avfleet.controller.api.context import ApiContext, BrokerLink, get_context
 from avfleet.controller.api.schemas import Health
 from avfleet.controller.auth.scope import authorize, get_principal, require_admin, require_county
@@ -37,7 +37,7 @@ def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetr
     from avfleet.controller.tickets import routes as ticket_routes
 
     # The input guard is app-wide so that routes added later are covered without remembering it.
-    app = FastAPI(title="avfleet controller", version=__version__,
+    app = FastAPI(title="avfleet controller", version=__version__, docs_url=None, redoc_url=None,
                   dependencies=[Depends(limits.refuse_unstorable_input)],
                   description="Classroom AV fleet: agents, devices, their status history and commands. "
                   "Every endpoint but /health, the login and this description needs `Authorization: Bearer TOKEN` "
@@ -45,6 +45,9 @@ def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetr
     app.state.context = ApiContext(settings, engine, metrics or IngestMetrics(), broker)
     app.add_middleware(limits.BodySizeLimit, max_bytes=settings.max_request_bytes)
     error_docs.install(app)
+    # /docs from vendored Swagger UI (no CDN); the headers wrap everything, 413s and 500s included.
+    docs_assets.install(app)
+    security.install(app, public_url=settings.public_url)
 
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
@@ -84,11 +87,11 @@ def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetr
         ctx.metrics.agents_total.set(total)
         return Response(generate_latest(ctx.metrics.registry) + domain_figures, media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard() -> HTMLResponse:
-        # The page holds no data; it asks for a token (or a login) and then calls the API.
-        page = resources.files("avfleet.controller.dashboard").joinpath("index.html").read_text()
-        return HTMLResponse(page)
+    # The dashboard: server-rendered pages (session cookie; nobody -> 303 /login) and their files.
+    from avfleet.controller.dashboard import routes as dashboard_routes
+
+    app.mount("/static", StaticFiles(packages=[("avfleet.controller.dashboard", "static")]), name="static")
+    app.include_router(dashboard_routes.build_router())
 
     # Every protected router: authenticated (token or session with CSRF), viewers read only.
     protected = [Depends(authorize)]

@@ -7,7 +7,7 @@ build_admin_router: users, tokens and the audit trail; the API app registers it 
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -55,7 +55,8 @@ def _login(ctx: ApiContext, body: LoginBody, ip: str) -> tuple[Principal, str, s
         else:
             principal, user_id, refusal = _check(conn, ctx, body, ip)
             if refusal is None:
-                secret, csrf = service.open_session(conn, user_id)
+                secret, csrf = service.open_session(conn, user_id,
+                                                    ttl=timedelta(seconds=ctx.settings.session_ttl_s))
                 audit.record(conn, principal, "login", body.username, "ok")
                 return principal, secret, csrf
             locked = service.record_failure(conn, body.username, ip, user_id)
@@ -94,7 +95,7 @@ def build_public_router() -> APIRouter:
               ctx: ApiContext = Depends(get_context)) -> dict:
         principal, secret, csrf = _login(ctx, body, client_ip(request))
         secure = _secure(request, ctx)
-        max_age = int(service.SESSION_TTL.total_seconds())
+        max_age = ctx.settings.session_ttl_s
         response.set_cookie(SESSION_COOKIE, secret, max_age=max_age, httponly=True, samesite="strict",
                             secure=secure, path="/")
         # Readable by the page's script (not HttpOnly): it echoes it in X-CSRF-Token.

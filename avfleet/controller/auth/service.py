@@ -23,7 +23,7 @@ FAILURES = LoginFailure.__table__
 LOCK_AFTER = 5  # consecutive wrong passwords lock a user until an admin unlocks it
 RATE_WINDOW = timedelta(minutes=5)
 RATE_LIMIT = 10  # failed logins per client address in the window; more answer 429
-SESSION_TTL = timedelta(hours=12)
+SESSION_TTL = timedelta(hours=12)  # the default of setting session_ttl_s
 LAST_USED_EVERY = timedelta(seconds=60)  # a token's last-used time is written at most this often
 USER_COLUMNS = ("name", "role", "municipalities", "disabled", "locked", "created_at")
 TOKEN_COLUMNS = ("id", "label", "prefix", "created_at", "last_used_at", "revoked_at")
@@ -211,14 +211,16 @@ def find_login_user(conn: Connection, username: str) -> Any:
     return conn.execute(sa.select(USERS).where(USERS.c.name == username)).first()
 
 
-def open_session(conn: Connection, user_id: int | None, now: datetime | None = None) -> tuple[str, str]:
-    """A new session: (session secret, csrf secret); only their digests are stored."""
+def open_session(conn: Connection, user_id: int | None, now: datetime | None = None,
+                 ttl: timedelta = SESSION_TTL) -> tuple[str, str]:
+    """A new session: (session secret, csrf secret); only their digests are stored. It ends after
+    `ttl` (setting session_ttl_s), checked on each use (session_of)."""
     now = now or utc_now()
     secret, csrf = hashing.new_secret(), hashing.new_secret()
     conn.execute(SESSIONS.delete().where(SESSIONS.c.expires_at <= now))
     conn.execute(SESSIONS.insert().values(token_hash=hashing.digest(secret), user_id=user_id,
                                           csrf_hash=hashing.digest(csrf), created_at=now,
-                                          expires_at=now + SESSION_TTL))
+                                          expires_at=now + ttl))
     if user_id is not None:
         conn.execute(USERS.update().where(USERS.c.id == user_id).values(failed_logins=0))
     return secret, csrf
