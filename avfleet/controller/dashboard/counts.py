@@ -1,0 +1,119 @@
+"""Counts per place for the overview and the drill-down: one GROUP BY over the devices, one over tickets.
+
+A row's figures: devices; on (on, warming or cooling, and answering); standby; fault (a component at
+warning or error); unreachable (not answering: unreachable, auth_failed or error); open tickets (open
+or acknowledged); left on (on, warming or cooling while it is not school hours now for that school:
+weekends, holidays, breaks and study days of the municipality's calendar, and outside `school_hours`).
+Tenancy: the Scope's clauses on the agents' and tickets' municipality columns, as in every list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from avfleet.controller.auth.principal import Scope
+from avfleet.controller.calendars.service import SchoolDays
+from avfleet.controller.energy.school_days import LOCAL, parse_school_hours
+from avfleet.controller.fleet.models import Agent, Device
+from avfleet.controller.tickets.models import ACTIVE_STATES, Ticket
+
+AGENTS = Agent.__table__
+DEVICES = Device.__table__
+TICKETS = Ticket.__table__
+LIT = ("on", "warming", "cooling")
+NOT_ANSWERING = ("unreachable", "auth_failed", "error")
+FIELDS = ("devices", "on", "standby", "fault", "unreachable", "open_tickets", "left_on")
+LEVELS = ("municipality", "school", "room")
+
+
+@dataclass
+class PlaceCounts:
+    name: str
+    devices: int = 0
+    on: int = 0
+    standby: int = 0
+    fault: int = 0
+    unreachable: int = 0
+    open_tickets: int = 0
+    left_on: int = 0
+    place: dict[str, Any] = field(default_factory=dict)
+
+    def figures(self) -> list[tuple[str, int]]:
+        return [(name, getattr(self, name)) for name in FIELDS]
+
+
+def school_hours_now(school_days: SchoolDays, hours_text: str, municipality: str | None, school: str | None,
+                     now: datetime) -> bool:
+    local = now.astimezone(LOCAL)
+    start, end = parse_school_hours(hours_text)
+    if not start <= local.time() < end:
+        return False
+    return school_days.is_school_day(municipality, school, local.date())
+
+
+def place_counts(conn: Connection, scope: Scope, level: str, school_hours: str, now: datetime,
+                 municipality: str | None = None, school: str | None = None) -> list[PlaceCounts]:
+    """One PlaceCounts per place at `level` (inside `municipality`/`school` when given), sorted by name."""
+    a, d, t = AGENTS.c, DEVICES.c, TICKETS.c
+    depth = LEVELS.index(level) + 1
+    # Left on depends on the school's calendar, so devices are counted per school at least.
+    group_cols = [a.municipality, a.school, a.room][:max(depth, 2)]
+    where = [*scope.clauses(a.municipality), a.municipality.is_not(None)]
+    if municipality is not None:
+        where.append(a.municipality == municipality)
+    if school is not None:
+        where.append(a.school == school)
+
+    def count_if(condition: Any) -> Any:
+        return sa.func.sum(sa.case((condition, 1), else_=0))
+
+    online = d.availability == "online"
+    rows = conn.execute(
+        sa.select(*group_cols, sa.func.count().label("devices"),
+                  count_if(online & d.power.in_(LIT)).label("on"),
+                  count_if(online & (d.power == "standby")).label("standby"),
+                  count_if(d.active_faults != "").label("fault"),
+                  count_if(d.availability.in_(NOT_ANSWERING)).label("unreachable"))
+        .select_from(DEVICES.join(AGENTS, d.agent_id == a.agent_id)).where(*where).group_by(*group_cols))
+    out: dict[tuple, PlaceCounts] = {}
+    school_days = SchoolDays(conn)
+    in_hours: dict[tuple, bool] = {}
+    for r in rows:
+        values = tuple(r)[:len(group_cols)]
+        key = values[:depth]
+        item = out.setdefault(key, PlaceCounts(name=key[-1] or "", place=dict(zip(LEVELS, key, strict=False))))
+        item.devices += r.devices
+        item.on += r.on or 0
+        item.standby += r.standby or 0
+        item.fault += r.fault or 0
+        item.unreachable += r.unreachable or 0
+        if r.on:
+            school_key = values[:2]
+            if school_key not in in_hours:
+                in_hours[school_key] = school_hours_now(school_days, school_hours, *school_key, now)
+            if not in_hours[school_key]:
+                item.left_on += r.on
+    ticket_cols = [t.municipality, t.school, t.room][:depth]
+    tw = [*scope.clauses(t.municipality), t.state.in_(ACTIVE_STATES)]
+    if municipality is not None:
+        tw.append(t.municipality == municipality)
+    if school is not None:
+        tw.append(t.school == school)
+    for r in conn.execute(sa.select(*ticket_cols, sa.func.count().label("n")).where(*tw).group_by(*ticket_cols)):
+        key = tuple(r)[:depth]
+        if key in out:
+            out[key].open_tickets += r.n
+    return sorted(out.values(), key=lambda p: p.name.casefold())
+
+
+def total_of(rows: list[PlaceCounts], name: str) -> PlaceCounts:
+    total = PlaceCounts(name=name)
+    for row in rows:
+        for figure in FIELDS:
+            setattr(total, figure, getattr(total, figure) + getattr(row, figure))
+    return total

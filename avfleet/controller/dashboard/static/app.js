@@ -1,0 +1,167 @@
+// avfleet dashboard: login, logout, live updates (SSE), confirmed commands and ticket actions.
+// No inline script anywhere (CSP script-src 'self'); every text comes from the page (the catalogue).
+"use strict";
+
+(function () {
+  const body = document.body;
+  const labels = JSON.parse(body.dataset.labels || "{}");
+  const label = (group, value) => (labels[group] && labels[group][value]) || value;
+
+  function csrf() {
+    const m = document.cookie.match(/(?:^|;\s*)avfleet_csrf=([^;]*)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
+  async function call(method, path, payload) {
+    const headers = { "X-CSRF-Token": csrf() };
+    if (payload !== undefined) headers["Content-Type"] = "application/json";
+    const res = await fetch(path, { method, headers, credentials: "same-origin",
+      body: payload === undefined ? undefined : JSON.stringify(payload) });
+    if (res.status === 401) { window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search)); }
+    let answer = null;
+    try { answer = await res.json(); } catch (e) { answer = null; }
+    if (!res.ok) {
+      const err = new Error((answer && answer.detail) || res.statusText);
+      err.status = res.status;
+      throw err;
+    }
+    return answer;
+  }
+
+  // --- login -----------------------------------------------------------------------------------
+  const loginForm = document.getElementById("login-form");
+  if (loginForm) {
+    loginForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const error = document.getElementById("login-error");
+      const button = loginForm.querySelector("button[type=submit]");
+      error.textContent = "";
+      button.disabled = true;
+      try {
+        await call("POST", "/api/v1/auth/login", { username: loginForm.username.value, password: loginForm.password.value });
+        window.location.assign(loginForm.dataset.next || "/");
+      } catch (e) {
+        error.textContent = (labels.login && labels.login[String(e.status)]) || e.message;
+        button.disabled = false;
+        loginForm.password.select();
+      }
+    });
+  }
+
+  // --- logout ----------------------------------------------------------------------------------
+  const logout = document.getElementById("logout");
+  if (logout) {
+    logout.addEventListener("click", async () => {
+      try { await call("POST", "/api/v1/auth/logout"); } catch (e) { /* the session may be gone already */ }
+      window.location.assign("/login");
+    });
+  }
+
+  // --- live updates ----------------------------------------------------------------------------
+  function stateOf(item) { return item.availability === "online" ? item.power : item.availability; }
+
+  function showPower(el, item) {
+    el.dataset.value = item.power;
+    el.dataset.availability = item.availability;
+    const shown = stateOf(item);
+    let badge = el.querySelector(".badge");
+    if (!badge) { badge = document.createElement("span"); el.replaceChildren(badge); }
+    badge.className = "badge b-" + shown;
+    badge.textContent = label("state", shown);
+  }
+
+  function follow() {
+    const live = document.getElementById("live");
+    if (!live || !window.EventSource) return;
+    const source = new EventSource("/api/v1/stream");
+    source.addEventListener("open", () => { live.dataset.state = "on"; live.textContent = body.dataset.msgLive; });
+    source.addEventListener("error", () => { live.dataset.state = "off"; live.textContent = body.dataset.msgOffline; });
+    source.addEventListener("device", (event) => {
+      const item = JSON.parse(event.data);
+      const key = item.agent_id + "/" + item.id;
+      document.querySelectorAll('[data-field="power"][data-device]').forEach((el) => {
+        if (el.dataset.device === key) showPower(el, item);
+      });
+    });
+    source.addEventListener("agent", (event) => {
+      const item = JSON.parse(event.data);
+      document.querySelectorAll("[data-agent-state]").forEach((el) => {
+        if (el.dataset.agentState !== item.id) return;
+        const badge = el.querySelector(".badge");
+        if (badge) { badge.className = "badge b-" + item.state; badge.textContent = label("state", item.state); }
+      });
+    });
+    window.addEventListener("beforeunload", () => source.close());
+  }
+  if (body.dataset.page !== "login") follow();
+
+  // --- confirmation dialog ---------------------------------------------------------------------
+  const dialog = document.getElementById("confirm");
+  function confirmThen(button, text, action) {
+    if (!dialog) return;
+    document.getElementById("confirm-text").textContent = text;
+    dialog.returnValue = "";
+    dialog.addEventListener("close", function once() {
+      dialog.removeEventListener("close", once);
+      button.focus();
+      if (dialog.returnValue === "yes") action();
+    });
+    dialog.showModal();
+    dialog.querySelector('[data-testid="confirm-no"]').focus();
+  }
+
+  // --- device commands -------------------------------------------------------------------------
+  const controls = document.getElementById("controls");
+  const result = document.getElementById("command-result");
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  function showResult(status, detail) {
+    result.dataset.value = status;
+    result.textContent = label("command", status) + (detail ? " – " + detail : "");
+  }
+
+  async function runCommand(button) {
+    const args = {};
+    if (button.dataset.action === "set_input") args.input = document.getElementById(button.dataset.inputFrom).value;
+    if (button.dataset.action === "av_mute") args.on = button.dataset.mute === "true";
+    const buttons = controls.querySelectorAll("button");
+    buttons.forEach((b) => { b.disabled = true; });
+    result.dataset.value = "";
+    result.textContent = body.dataset.msgWaiting;
+    try {
+      let command = await call("POST", "/api/v1/commands",
+        { agent_id: controls.dataset.agent, device_id: controls.dataset.device, action: button.dataset.action, args });
+      // The agent answers within seconds, or the command expires (its ttl): poll until it is settled.
+      for (let i = 0; i < 180 && (command.status === "pending" || command.status === "sent"); i++) {
+        await sleep(1000);
+        command = await call("GET", "/api/v1/commands/" + encodeURIComponent(command.id));
+      }
+      showResult(command.status, command.detail || "");
+    } catch (e) {
+      result.dataset.value = "error";
+      result.textContent = body.dataset.msgFailed.replace("{detail}", e.message);
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  }
+
+  if (controls) {
+    controls.querySelectorAll("button[data-action]").forEach((button) => {
+      button.addEventListener("click", () => confirmThen(button, button.dataset.confirm, () => runCommand(button)));
+    });
+  }
+
+  // --- ticket actions --------------------------------------------------------------------------
+  document.querySelectorAll("button[data-ticket-action]").forEach((button) => {
+    button.addEventListener("click", () => confirmThen(button, button.dataset.confirm, async () => {
+      button.disabled = true;
+      try {
+        await call("POST", "/api/v1/tickets/" + encodeURIComponent(button.dataset.ticket) + "/" + button.dataset.ticketAction, {});
+        window.location.reload();
+      } catch (e) {
+        button.disabled = false;
+        window.alert(body.dataset.msgFailed.replace("{detail}", e.message));
+      }
+    }));
+  });
+}());
