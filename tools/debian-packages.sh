@@ -10,6 +10,7 @@ command -v mosquitto_passwd >/dev/null || need+=(mosquitto-clients)
 command -v snmpget >/dev/null || need+=(snmp)
 [ -x /usr/sbin/snmpd ] || need+=(snmpd)
 command -v chromium >/dev/null || need+=(chromium)
+command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || need+=(nats-server)   # the clustered broker test
 command -v pdftoppm >/dev/null || need+=(poppler-utils)   # renders report PDF pages to PNG in the tests
 /usr/bin/python3 -c "import ensurepip, venv" 2>/dev/null || need+=(python3-venv)   # for the virtual environments
 

@@ -123,8 +123,28 @@ class TlsConfig(_Strict):
         return self
 
 
+def _checked_broker_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise ValueError(f"broker url must start with mqtt:// or mqtts://, not {parts.scheme or 'nothing'}://")
+    if not parts.hostname:
+        raise ValueError("broker url has no host (write mqtt://HOST[:PORT])")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ValueError("broker url port is not a number between 0 and 65535") from None
+    if parts.username or parts.password:
+        raise ValueError("put broker credentials in username and password_file, not in the url")
+    if parts.path not in ("", "/"):
+        raise ValueError("broker url takes no path")
+    return value
+
+
 class BrokerConfig(_Strict):
     url: str | None = None  # mqtt://HOST[:PORT] or mqtts://HOST[:PORT]
+    # The nodes of a clustered broker, tried in turn: on a failed connection or a lost one the agent
+    # moves to the next (docs/deployment.md "A clustered broker"). Instead of url, not beside it.
+    urls: list[str] = Field(default_factory=list, max_length=16)
     discover: bool = False  # find the broker by mDNS (_mqtt._tcp, _secure-mqtt._tcp) when no url is given
     username: str | None = None  # defaults to the agent id (client id = username = agent id)
     password_file: Path | None = None
@@ -143,25 +163,27 @@ class BrokerConfig(_Strict):
     def _check_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("mqtt", "mqtts"):
-            raise ValueError(f"broker url must start with mqtt:// or mqtts://, not {parts.scheme or 'nothing'}://")
-        if not parts.hostname:
-            raise ValueError("broker url has no host (write mqtt://HOST[:PORT])")
-        try:
-            _ = parts.port
-        except ValueError:
-            raise ValueError("broker url port is not a number between 0 and 65535") from None
-        if parts.username or parts.password:
-            raise ValueError("put broker credentials in username and password_file, not in the url")
-        if parts.path not in ("", "/"):
-            raise ValueError("broker url takes no path")
-        return value
+        return _checked_broker_url(value)
+
+    @field_validator("urls")
+    @classmethod
+    def _check_urls(cls, values: list[str]) -> list[str]:
+        for n, value in enumerate(values, start=1):
+            try:
+                _checked_broker_url(value)
+            except ValueError as exc:
+                raise ValueError(f"urls entry {n} ({value}): {exc}") from None
+        schemes = {urlsplit(v).scheme for v in values}
+        if len(schemes) > 1:
+            raise ValueError("urls mix mqtt:// and mqtts://: the nodes of one cluster speak the same")
+        return values
 
     @model_validator(mode="after")
     def _resolve(self, info: ValidationInfo) -> BrokerConfig:
-        if self.url is None and not self.discover:
-            raise ValueError("give broker.url, or set broker.discover: true to find it by mDNS")
+        if self.url is not None and self.urls:
+            raise ValueError("give broker.url or broker.urls, not both")
+        if self.url is None and not self.urls and not self.discover:
+            raise ValueError("give broker.url (or broker.urls), or set broker.discover: true to find it by mDNS")
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError("reconnect_max_s must not be below reconnect_min_s")
         secret = _read_secret(info, self.password_file, self.password_env, "password")
@@ -173,15 +195,29 @@ class BrokerConfig(_Strict):
         return self._password.get_secret_value() if self._password else None
 
     @property
+    def configured_urls(self) -> list[str]:
+        """The broker URLs of the config in the order they are tried (empty: discovered by mDNS)."""
+        return [self.url] if self.url is not None else list(self.urls)
+
+    @property
     def tls_enabled(self) -> bool:
-        return self.tls is not None or (self.url is not None and self.url.startswith("mqtts://"))
+        return self.tls is not None or any(u.startswith("mqtts://") for u in self.configured_urls)
+
+    def addresses(self) -> list[tuple[str, int]]:
+        """(host, port) of every configured broker URL, in order."""
+        out = []
+        for url in self.configured_urls:
+            parts = urlsplit(url)
+            default = DEFAULT_MQTTS_PORT if parts.scheme == "mqtts" else DEFAULT_MQTT_PORT
+            out.append((parts.hostname or "", parts.port or default))
+        return out
 
     def host_port(self) -> tuple[str, int]:
-        if self.url is None:
+        """The first configured broker's (host, port)."""
+        addresses = self.addresses()
+        if not addresses:
             raise ValueError("no broker url (it is discovered by mDNS)")
-        parts = urlsplit(self.url)
-        default = DEFAULT_MQTTS_PORT if parts.scheme == "mqtts" else DEFAULT_MQTT_PORT
-        return parts.hostname or "", parts.port or default
+        return addresses[0]
 
 
 class DeviceConfig(_Strict):

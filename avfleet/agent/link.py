@@ -78,6 +78,7 @@ class MqttLink:
         self._birth = birth
         self._on_command = on_command
         self._address = broker_address
+        self._broker_index = 0  # which of broker.urls the next connection goes to
         self._tls = config.broker.tls_enabled if broker_tls is None else broker_tls
         self.stats = LinkStats()
         self.protocol: str | None = None  # "5" or "3.1.1" once connected
@@ -360,8 +361,11 @@ class MqttLink:
                 last_ok = protocol
                 logged_down = False
                 log.warning("connection to the broker lost; buffering in the outbox")
+                self._next_broker("lost the connection")
             else:
                 failures += 1
+                if outcome != "unsupported":  # an unsupported version: the other one, same node
+                    self._next_broker(f"cannot be reached ({outcome})")
                 if outcome == "unsupported":
                     log.info("broker refused MQTT %s; trying the other version", protocol)
                 elif not logged_down:
@@ -378,7 +382,17 @@ class MqttLink:
     def _address_now(self) -> tuple[str, int]:
         if self._address is not None:
             return self._address
-        return self.config.broker.host_port()
+        addresses = self.config.broker.addresses()
+        return addresses[self._broker_index % len(addresses)]
+
+    def _next_broker(self, why: str) -> None:
+        """Move to the next node of a clustered broker (broker.urls); nothing with a single broker."""
+        if self._address is not None or len(self.config.broker.configured_urls) < 2:
+            return
+        was = self._address_now()
+        self._broker_index += 1
+        host, port = self._address_now()
+        log.warning("broker %s:%d %s; trying the next node %s:%d", *was, why, host, port)
 
     def _one_connection(self, protocol: str) -> str:
         broker = self.config.broker

@@ -222,11 +222,12 @@ class Agent:
     def healthy(self) -> bool:
         return self.link is not None and self.link.thread_alive()
 
-    async def _broker_address(self) -> tuple[tuple[str, int], bool]:
-        """(host, port) and whether to use TLS: from the config's URL, or found by mDNS."""
+    async def _broker_address(self) -> tuple[tuple[str, int] | None, bool]:
+        """(host, port) and whether to use TLS: None for the config's URL(s) (the link goes through them), or
+        what mDNS found."""
         broker = self.config.broker
-        if broker.url is not None:
-            return broker.host_port(), broker.tls_enabled
+        if broker.configured_urls:
+            return None, broker.tls_enabled
         from avfleet.agent.discovery import find_broker
 
         delay = 2.0

@@ -335,3 +335,23 @@ def test_a_community_snmp_cannot_send_is_refused_at_load() -> None:
         parse_config_text(text, source="agent.yaml", environ={"C": "pub€"})
     assert str(info.value) == ("agent.yaml:7: devices[0]: password_file/_env: the community or user name holds '€', "
                                "which SNMP cannot send (only characters up to U+00FF)")
+
+
+def test_a_clustered_broker_is_a_list_of_urls_tried_in_order() -> None:
+    text = MINIMAL.replace('broker: {url: "mqtt://127.0.0.1:1883"}',
+                           'broker: {urls: ["mqtt://127.0.0.1:1883", "mqtt://127.0.0.2:1884", "mqtt://localhost"]}')
+    config = parse_config_text(text)
+    assert config.broker.addresses() == [("127.0.0.1", 1883), ("127.0.0.2", 1884), ("localhost", 1883)]
+    assert config.broker.host_port() == ("127.0.0.1", 1883) and not config.broker.tls_enabled
+
+
+@pytest.mark.parametrize(("broker", "problem"), [
+    ('{url: "mqtt://a", urls: ["mqtt://b"]}', "not both"),
+    ('{urls: ["mqtt://a", "http://b"]}', "urls entry 2 (http://b): broker url must start with mqtt://"),
+    ('{urls: ["mqtt://a", "mqtts://b"]}', "mix mqtt:// and mqtts://"),
+    ("{urls: []}", "give broker.url (or broker.urls)"),
+])
+def test_a_bad_broker_list_names_its_problem(broker: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config_text(MINIMAL.replace('{url: "mqtt://127.0.0.1:1883"}', broker))
+    assert problem in str(info.value)
