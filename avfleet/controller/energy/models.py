@@ -70,3 +70,18 @@ class EnergyMonth(EnergyFiguresBase, EnergyPlaceBase, table=True):
     period_s: float = 0.0
     measured_s: float = 0.0
     rated_s: float = 0.0
+
+
+class AgentOutage(SQLModel, table=True):
+    """A stretch while an agent was lost (silent past agent_lost_after_s, or its Will) or stopped
+    (its "offline" status): its devices' states are not known then, so the energy figures count a gap
+    instead of extending the last state. Written by the energy.outages job (jobs.py)."""
+
+    __tablename__ = "agent_outages"
+    __table_args__ = (sa.Index("ix_agent_outages_agent_since", "agent_id", "since"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: str = Field(max_length=64)
+    since: datetime = Field(sa_type=UTCDateTime)  # the agent's last_seen when it was found lost
+    until: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)  # None: still out
+    reason: str = Field(max_length=16)  # lost | offline
