@@ -14,7 +14,7 @@ import typer
 
 
 def build_app() -> typer.Typer:
-    from avfleet.cli import agent, calendar, controller, inventory, probe, simulate, users
+    from avfleet.cli import agent, calendar, controller, inventory, probe, report, simulate, users
 
     app = typer.Typer(
         name="avfleet",
@@ -29,6 +29,7 @@ def build_app() -> typer.Typer:
     controller.register(app)
     calendar.register(app)
     inventory.register(app)
+    report.register(app)
     users.register(app)
     return app
 

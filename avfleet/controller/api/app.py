@@ -33,6 +33,7 @@ def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetr
     from avfleet.controller.energy import routes as energy_routes
     from avfleet.controller.fleet import routes as fleet_routes
     from avfleet.controller.inventory import routes as inventory_routes
+    from avfleet.controller.reports import routes as report_routes
     from avfleet.controller.schedules import routes as schedule_routes
     from avfleet.controller.tickets import routes as ticket_routes
 
@@ -108,4 +109,5 @@ def create_app(settings: ControllerSettings, engine: Engine, metrics: IngestMetr
     app.include_router(calendar_routes.build_router(), prefix="/api/v1", dependencies=protected)
     app.include_router(schedule_routes.build_router(), prefix="/api/v1", dependencies=protected)
     app.include_router(energy_routes.build_router(), prefix="/api/v1", dependencies=protected)
+    app.include_router(report_routes.build_router(), prefix="/api/v1", dependencies=protected)
     return app
