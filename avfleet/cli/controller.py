@@ -54,8 +54,11 @@ def register(app: typer.Typer) -> None:
         except (ControllerError, IngestError) as exc:
             raise _fail(str(exc), 1) from None
 
-    db = typer.Typer(help="Database schema.", no_args_is_help=True)
+    db = typer.Typer(help="Database schema, backups and restores.", no_args_is_help=True)
     app.add_typer(db, name="db")
+    from avfleet.cli import db as db_commands
+
+    db_commands.register(db)  # backup, restore
 
     @db.command("upgrade")
     def db_upgrade(config: Path | None = typer.Option(None, "--config", help="YAML file of controller settings"),
