@@ -90,6 +90,7 @@ def list_devices(conn: Connection, f: Filters, limit: int, offset: int,
                  scope: Scope = COUNTY) -> tuple[list[dict[str, Any]], int]:
     d = DEVICES.c
     clauses = _site_filters(f, scope)
+    on_agents = bool(clauses)  # the page's keys need the agents' table only for place or scope clauses
     if f.agent_id is not None:
         clauses.append(d.agent_id == f.agent_id)
     if f.kind is not None:
@@ -106,8 +107,19 @@ def list_devices(conn: Connection, f: Filters, limit: int, offset: int,
         else:
             raise BadFilter(f"fault must be one of {', '.join(FAULT_COMPONENTS)}, any or none; not {f.fault!r}")
     base = _device_select().where(*clauses)
-    total = conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
-    rows = conn.execute(base.order_by(d.agent_id, d.device_id).limit(limit).offset(offset))
+    # Every device has exactly one agent (a NOT NULL foreign key), so without place or scope clauses the
+    # join changes no count: counting the devices alone is ~4x faster at 50,000 on PostgreSQL.
+    counted = base.subquery() if on_agents else sa.select(d.id).where(*clauses).subquery()
+    total = conn.execute(sa.select(sa.func.count()).select_from(counted)).scalar_one()
+    # The page's keys first, from the (agent_id, device_id) index alone, then the full rows of just
+    # those: OFFSET over the joined full rows read every skipped device (offset 49,000 of 50,000 on
+    # PostgreSQL: ~95 ms against ~17 ms; benchmarks/api_latency.py).
+    keys_from = DEVICES.join(AGENTS, d.agent_id == AGENTS.c.agent_id) if on_agents else DEVICES
+    keys = (sa.select(d.agent_id, d.device_id).select_from(keys_from).where(*clauses)
+            .order_by(d.agent_id, d.device_id).limit(limit).offset(offset).subquery("page"))
+    rows = conn.execute(_device_select().join(keys, sa.and_(d.agent_id == keys.c.agent_id,
+                                                            d.device_id == keys.c.device_id))
+                        .order_by(d.agent_id, d.device_id))
     return [_device_item(r) for r in rows], total
 
 
