@@ -200,6 +200,12 @@ class ControllerSettings(BaseSettings):
     # `avfleet controller` creates the default schedules when the database has none (docs/schedules.md).
     default_schedules: bool = True
 
+    # Reports (docs/reports.md): the monthly inventory report (PDF) by e-mail through the outbox, on the 1st
+    # (catching up for report_monthly_days days after it): {"Jönköping": [addresses], "county": [addresses]}.
+    report_recipients: dict[str, list[str]] = Field(default_factory=dict)
+    report_monthly_days: int = Field(default=3, ge=1, le=28)
+    report_language: Literal["sv", "en"] = "sv"
+
     @model_validator(mode="after")
     def _secrets_from_files(self) -> ControllerSettings:
         # Read here, before the checks below, so a secret from a file is held to the same rules.

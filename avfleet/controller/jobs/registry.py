@@ -20,11 +20,12 @@ def all_jobs(settings: ControllerSettings, publisher: Publisher | None = None) -
     from avfleet.controller.energy import jobs as energy_jobs
     from avfleet.controller.fleet import jobs as fleet_jobs
     from avfleet.controller.notifications import jobs as notification_jobs
+    from avfleet.controller.reports import jobs as report_jobs
     from avfleet.controller.schedules import jobs as schedule_jobs
     from avfleet.controller.tickets import jobs as ticket_jobs
 
     found: list[Job] = []
-    for module in (command_jobs, fleet_jobs, ticket_jobs, notification_jobs, energy_jobs):
+    for module in (command_jobs, fleet_jobs, ticket_jobs, notification_jobs, energy_jobs, report_jobs):
         found.extend(module.jobs(settings))
     found.extend(schedule_jobs.jobs(settings, publisher))
     return found

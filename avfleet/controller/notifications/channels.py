@@ -50,6 +50,9 @@ def send_email(settings: ControllerSettings, row: Any) -> None:
     if smtp is None:
         raise DeliveryFailed("no smtp settings", permanent=True)
     payload = row.payload
+    if "mail" in payload:  # written whole when enqueued (the monthly report): subject, text, attachments
+        _send_prepared(smtp, row, payload["mail"])
+        return
     if row.event == "digest":
         subject, plain, html = render.digest_mail(payload["items"], payload["day"], row.language)
     else:
@@ -63,6 +66,23 @@ def send_email(settings: ControllerSettings, row: Any) -> None:
     message["X-Avfleet-Delivery"] = row.delivery_id
     message.set_content(plain)
     message.add_alternative(html, subtype="html")
+    _smtp_send(smtp, message, row.target.split(","))
+
+
+def _send_prepared(smtp: SmtpSettings, row: Any, mail: dict[str, Any]) -> None:
+    import base64
+
+    message = EmailMessage()
+    message["Subject"] = mail["subject"]
+    message["From"] = smtp.sender
+    message["To"] = row.target
+    message["Message-ID"] = make_msgid(idstring=row.delivery_id, domain="avfleet")
+    message["X-Avfleet-Delivery"] = row.delivery_id
+    message.set_content(mail["text"])
+    for attachment in mail.get("attachments", []):
+        maintype, subtype = attachment["media_type"].split(";")[0].split("/", 1)
+        message.add_attachment(base64.b64decode(attachment["base64"]), maintype=maintype, subtype=subtype,
+                               filename=attachment["filename"])
     _smtp_send(smtp, message, row.target.split(","))
 
 
