@@ -8,6 +8,7 @@ others out and a direct lookup finds nothing (NotFound, 404) — the same answer
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,6 +31,14 @@ class Scope:
 
     def allows(self, municipality: str | None) -> bool:
         return self.municipalities is None or municipality in self.municipalities
+
+    def covers(self, municipalities: Iterable[str | None]) -> bool:
+        """True when every one of `municipalities` is the scope's (a thing spanning several, e.g. a
+        schedule, belongs to a limited caller only if all of them are its own; none at all: county-wide)."""
+        if self.municipalities is None:
+            return True
+        names = set(municipalities)
+        return bool(names) and names <= self.municipalities
 
     def clauses(self, municipality_column: Any) -> list[Any]:
         """WHERE clauses for a table with a municipality column (a NULL municipality is nobody's)."""

@@ -5,6 +5,11 @@ its fate (created, updated, unchanged, error with line and field); nothing is wr
 row is good or `partial` is asked (then exactly the good rows), and nothing at all on a dry run.
 An empty `lifecycle` or `firmware` keeps the unit's (firmware is what agents report); any other
 empty cell clears its field, so an exported file imported again changes nothing.
+
+Tenancy: a caller limited to municipalities imports rows of its own municipalities only, and only
+into its own units; a row naming another municipality, or whose serial or MAC is a unit of another
+municipality, is an error row (saying no more than that: the serial is the caller's own word).
+The export covers the caller's municipalities.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from avfleet.controller.auth.principal import COUNTY, Scope
 from avfleet.controller.errors import Conflict
 from avfleet.controller.inventory import register
 from avfleet.controller.inventory.register import HISTORY, REPAIRS, UNITS
@@ -42,7 +48,7 @@ class Fate:
 
 
 def import_csv(conn: Connection, text: str, *, by: str, now: datetime, partial: bool = False,
-               dry_run: bool = False) -> dict[str, Any]:
+               dry_run: bool = False, scope: Scope = COUNTY) -> dict[str, Any]:
     """Judge every row, then write (or not); answers ImportReport's shape. Raises csvfile.CsvFileError."""
     rows = csvfile.parse(text, now.date())
     units = {r.id: dict(r._mapping) for r in conn.execute(sa.select(UNITS))}
@@ -51,7 +57,8 @@ def import_csv(conn: Connection, text: str, *, by: str, now: datetime, partial: 
     in_repair = {r.unit_id: r.id for r in conn.execute(
         sa.select(REPAIRS.c.unit_id, REPAIRS.c.id).where(REPAIRS.c.closed_at.is_(None)))}
     claimed: dict[int, int] = {}
-    fates = [_judge(row, by_serial, by_mac, in_repair, claimed) for row in rows]
+    fates = [_outside(row, scope, by_serial, by_mac) or _judge(row, by_serial, by_mac, in_repair, claimed)
+             for row in rows]
     counts = {k: sum(1 for f in fates if f.fate == k) for k in ("created", "updated", "unchanged", "error")}
     written = not dry_run and (partial or counts["error"] == 0)
     if written:
@@ -63,6 +70,22 @@ def import_csv(conn: Connection, text: str, *, by: str, now: datetime, partial: 
             raise Conflict("another change wrote one of these serials or MACs meanwhile; import again") from None
         register.place_observations(conn, now)
     return {"written": written, "counts": counts, "rows": fates}
+
+
+def _outside(row: csvfile.Row, scope: Scope, by_serial: dict, by_mac: dict) -> Fate | None:
+    """The error fate of a good row outside the caller's municipalities; None for a row of its own."""
+    if scope.county_wide or row.errors:
+        return None
+    v = row.values
+    if not scope.allows(v["municipality"]):
+        return Fate(row.line, "error", errors=[{"field": "municipality",
+                                                "problem": "not one of your municipalities"}])
+    for key, known in (("serial", by_serial), ("mac", by_mac)):
+        unit = known.get(v[key]) if v[key] else None
+        if unit is not None and not scope.allows(unit["municipality"]):
+            return Fate(row.line, "error", errors=[{"field": key,
+                                                    "problem": "belongs to a unit outside your municipalities"}])
+    return None
 
 
 def _judge(row: csvfile.Row, by_serial: dict, by_mac: dict, in_repair: dict[int, int],
@@ -121,10 +144,11 @@ def public_fate(f: Fate) -> dict[str, Any]:
     return {"line": f.line, "fate": f.fate, "unit_id": f.unit_id, "fields": f.fields, "errors": f.errors}
 
 
-def export_csv(conn: Connection, municipality: str | None = None) -> str:
+def export_csv(conn: Connection, municipality: str | None = None, scope: Scope = COUNTY) -> str:
     """The register (or one municipality's part) as the inventory CSV, by place then id."""
     u = UNITS.c
-    query = sa.select(UNITS).order_by(u.municipality, u.school, u.room.nulls_first(), u.id)
+    query = (sa.select(UNITS).where(*scope.clauses(u.municipality))
+             .order_by(u.municipality, u.school, u.room.nulls_first(), u.id))
     if municipality is not None:
         query = query.where(u.municipality == municipality)
     return csvfile.write(dict(r._mapping) for r in conn.execute(query))

@@ -5,6 +5,10 @@ field (who, when, old, new as text). A unit is *moved* when the agent that repor
 another place than the register says (computed on read from the agents' sites, so the ingest writes
 nothing for it). Observations (`inventory_records`) are matched to units by serial, then MAC;
 the open ones matched to none are the "to be placed" list.
+
+Tenancy: every read and every lookup takes a `Scope` (auth/principal.py) whose clauses go on the
+unit's own municipality (observations: on their agent's); a unit of another municipality is not
+found (404), exactly like a missing one. Jobs and the CLI pass nothing and see the county.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from avfleet.controller.auth.principal import COUNTY, Scope
 from avfleet.controller.errors import Conflict, InvalidInput, NotFound
 from avfleet.controller.fleet.models import Agent
 from avfleet.controller.inventory.models import (
@@ -54,8 +59,8 @@ def apply(conn: Connection, unit: Mapping[str, Any], values: Mapping[str, Any], 
     return list(changed)
 
 
-def unit_row(conn: Connection, unit_id: int, *, for_update: bool = False) -> dict[str, Any]:
-    query = sa.select(UNITS).where(UNITS.c.id == unit_id)
+def unit_row(conn: Connection, unit_id: int, *, for_update: bool = False, scope: Scope = COUNTY) -> dict[str, Any]:
+    query = sa.select(UNITS).where(UNITS.c.id == unit_id, *scope.clauses(UNITS.c.municipality))
     row = conn.execute(query.with_for_update() if for_update else query).first()
     if row is None:
         raise NotFound(f"no inventory unit {unit_id}")
@@ -67,9 +72,10 @@ def open_case_id(conn: Connection, unit_id: int) -> int | None:
     return conn.execute(sa.select(r.id).where(r.unit_id == unit_id, r.closed_at.is_(None))).scalar()
 
 
-def edit(conn: Connection, unit_id: int, patch: Mapping[str, Any], by: str, now: datetime) -> list[str]:
+def edit(conn: Connection, unit_id: int, patch: Mapping[str, Any], by: str, now: datetime,
+         scope: Scope = COUNTY) -> list[str]:
     """PATCH: the fields given, checked by the CSV's own rules (so an edit exports and imports back unchanged)."""
-    unit = unit_row(conn, unit_id, for_update=True)
+    unit = unit_row(conn, unit_id, for_update=True, scope=scope)
     unknown = set(patch) - set(csvfile.COLUMNS)
     if unknown:
         raise InvalidInput(f"{sorted(unknown)[0]}: not an editable field")
@@ -80,6 +86,9 @@ def edit(conn: Connection, unit_id: int, patch: Mapping[str, Any], by: str, now:
         field, problem = row.errors[0]
         raise InvalidInput(f"{field}: {problem}")
     values = {k: row.values[k] for k in patch}
+    if not scope.allows(values.get("municipality", unit["municipality"])):
+        # Moving a unit to another municipality is handing it away: not for a caller limited to its own.
+        raise NotFound(f"no municipality {values['municipality']!r}")
     if "lifecycle" in values and values["lifecycle"] != unit["lifecycle"]:
         case = open_case_id(conn, unit_id)
         if case is not None:
@@ -108,20 +117,22 @@ def _select() -> sa.Select:
             .select_from(UNITS.outerjoin(AGENTS, a.agent_id == UNITS.c.agent_id)))
 
 
-def public(row: Any) -> dict[str, Any]:
+def public(row: Any, scope: Scope = COUNTY) -> dict[str, Any]:
     m = row._mapping
     item = {k: m[k] for k in ("id", *UNIT_FIELDS)}
     item["moved"] = bool(m["moved"])
+    # Where an agent saw it is shown only when that place is the caller's too (a unit of Habo seen
+    # in Mullsjö is "moved" to a Habo technician, without naming Mullsjö's school).
     item["seen_at"] = ({"municipality": m["seen_municipality"], "school": m["seen_school"], "room": m["seen_room"]}
-                       if item["moved"] else None)
+                       if item["moved"] and scope.allows(m["seen_municipality"]) else None)
     return item
 
 
 def list_units(conn: Connection, *, filters: Mapping[str, Any], moved: bool | None, limit: int,
-               offset: int) -> tuple[list[dict[str, Any]], int]:
+               offset: int, scope: Scope = COUNTY) -> tuple[list[dict[str, Any]], int]:
     """Units matching the filters (place, lifecycle, kind, `warranty_before`), by place then id."""
     u = UNITS.c
-    where = []
+    where = [*scope.clauses(u.municipality)]
     for key, value in filters.items():
         if value is None:
             continue
@@ -135,12 +146,12 @@ def list_units(conn: Connection, *, filters: Mapping[str, Any], moved: bool | No
     total = conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
     rows = conn.execute(base.order_by(u.municipality, u.school, u.room.nulls_first(), u.id)
                         .limit(limit).offset(offset))
-    return [public(r) for r in rows], total
+    return [public(r, scope) for r in rows], total
 
 
-def detail(conn: Connection, unit_id: int) -> dict[str, Any]:
+def detail(conn: Connection, unit_id: int, scope: Scope = COUNTY) -> dict[str, Any]:
     """One unit with its history (oldest first) and its repair cases."""
-    row = conn.execute(_select().where(UNITS.c.id == unit_id)).first()
+    row = conn.execute(_select().where(UNITS.c.id == unit_id, *scope.clauses(UNITS.c.municipality))).first()
     if row is None:
         raise NotFound(f"no inventory unit {unit_id}")
     h = HISTORY.c
@@ -148,7 +159,7 @@ def detail(conn: Connection, unit_id: int) -> dict[str, Any]:
                            .order_by(h.id)).all()
     repairs = conn.execute(sa.select(*(REPAIRS.c[k] for k in REPAIR_FIELDS)).where(REPAIRS.c.unit_id == unit_id)
                            .order_by(REPAIRS.c.id)).all()
-    return {**public(row), "history": [dict(r._mapping) for r in history],
+    return {**public(row, scope), "history": [dict(r._mapping) for r in history],
             "repairs": [dict(r._mapping) for r in repairs]}
 
 
@@ -209,10 +220,10 @@ def place_observations(conn: Connection, now: datetime) -> int:
     return placed
 
 
-def unplaced(conn: Connection, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+def unplaced(conn: Connection, *, limit: int, offset: int, scope: Scope = COUNTY) -> tuple[list[dict[str, Any]], int]:
     """Units agents report that the register does not know (open observations with no unit): to be placed."""
     i, a = RECORDS.c, AGENTS.c
-    where = (i.closed_at.is_(None), i.unit_id.is_(None))
+    where = (i.closed_at.is_(None), i.unit_id.is_(None), *scope.agent_clauses(i.agent_id))
     total = conn.execute(sa.select(sa.func.count()).select_from(RECORDS).where(*where)).scalar_one()
     rows = conn.execute(
         sa.select(i.id, i.agent_id, i.device_id, i.manufacturer, i.model, i.serial, i.mac, i.firmware,
@@ -222,13 +233,14 @@ def unplaced(conn: Connection, *, limit: int, offset: int) -> tuple[list[dict[st
     return [dict(r._mapping) for r in rows], total
 
 
-def device_models(conn: Connection, library: ProfileLibrary | None) -> list[dict[str, Any]]:
+def device_models(conn: Connection, library: ProfileLibrary | None, scope: Scope = COUNTY) -> list[dict[str, Any]]:
     """The device models in the register (kind, manufacturer, model) with their units, and the profile
     that describes each (lamp life, mappings): the model's facts stay in the profile, not in each unit."""
     u = UNITS.c
     in_use = sa.func.sum(sa.case((u.lifecycle.in_(("in_use", "reused")), 1), else_=0))
     rows = conn.execute(sa.select(u.kind, u.manufacturer, u.model, sa.func.count().label("units"),
-                                  in_use.label("in_use")).group_by(u.kind, u.manufacturer, u.model)
+                                  in_use.label("in_use")).where(*scope.clauses(u.municipality))
+                        .group_by(u.kind, u.manufacturer, u.model)
                         .order_by(u.kind, u.manufacturer, u.model)).all()
     out = []
     for r in rows:

@@ -4,6 +4,9 @@ Opening a case moves the unit to `in_repair` (remembering where it was); closing
 puts it back there, as `replaced` retires it (the supplier kept it). Out of service a unit is
 `retired` (the reuse pool), then `reused` in another place or `recycled`; each step has its date.
 Every lifecycle change is in the unit's history like any other edit.
+
+Tenancy: a case belongs to its unit's municipality; every function takes the caller's `Scope`, and
+a case, unit or ticket of another municipality is not found (404).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from avfleet.controller.auth.principal import COUNTY, Scope
 from avfleet.controller.errors import Conflict, InvalidInput, NotFound
 from avfleet.controller.inventory import register
 from avfleet.controller.inventory.register import REPAIR_FIELDS, REPAIRS, UNITS
@@ -27,8 +31,15 @@ REUSE_FROM = ("retired", "spare")
 RECYCLE_FROM = ("retired",)
 
 
-def _case(conn: Connection, case_id: int, *, for_update: bool = False) -> dict[str, Any]:
-    query = sa.select(REPAIRS).where(REPAIRS.c.id == case_id)
+def _in_scope(scope: Scope) -> list[Any]:
+    """WHERE clauses keeping the repair cases of the scope's units."""
+    if scope.county_wide:
+        return []
+    return [REPAIRS.c.unit_id.in_(sa.select(UNITS.c.id).where(*scope.clauses(UNITS.c.municipality)))]
+
+
+def _case(conn: Connection, case_id: int, *, for_update: bool = False, scope: Scope = COUNTY) -> dict[str, Any]:
+    query = sa.select(REPAIRS).where(REPAIRS.c.id == case_id, *_in_scope(scope))
     row = conn.execute(query.with_for_update() if for_update else query).first()
     if row is None:
         raise NotFound(f"no repair case {case_id}")
@@ -39,10 +50,11 @@ def public_case(case: Mapping[str, Any]) -> dict[str, Any]:
     return {k: case[k] for k in REPAIR_FIELDS}
 
 
-def unit_of_ticket(conn: Connection, ticket_id: int) -> int:
+def unit_of_ticket(conn: Connection, ticket_id: int, scope: Scope = COUNTY) -> int:
     """The register's unit behind a ticket's device (agent id and device id)."""
     t = TICKETS.c
-    ticket = conn.execute(sa.select(t.agent_id, t.device_id).where(t.id == ticket_id)).first()
+    ticket = conn.execute(sa.select(t.agent_id, t.device_id)
+                          .where(t.id == ticket_id, *scope.agent_clauses(t.agent_id))).first()
     if ticket is None:
         raise NotFound(f"no ticket {ticket_id}")
     u = UNITS.c
@@ -54,13 +66,13 @@ def unit_of_ticket(conn: Connection, ticket_id: int) -> int:
 
 
 def open_case(conn: Connection, *, unit_id: int | None, ticket_id: int | None, by: str, now: datetime,
-              details: Mapping[str, Any]) -> dict[str, Any]:
+              details: Mapping[str, Any], scope: Scope = COUNTY) -> dict[str, Any]:
     """A unit handed in: its case opens and the unit goes to in_repair."""
     if (unit_id is None) == (ticket_id is None):
         raise InvalidInput("unit_id: give a unit_id or a ticket_id (one of the two)")
     if unit_id is None:
-        unit_id = unit_of_ticket(conn, ticket_id)  # type: ignore[arg-type]
-    unit = register.unit_row(conn, unit_id, for_update=True)
+        unit_id = unit_of_ticket(conn, ticket_id, scope)  # type: ignore[arg-type]
+    unit = register.unit_row(conn, unit_id, for_update=True, scope=scope)
     existing = register.open_case_id(conn, unit_id)
     if existing is not None:
         raise Conflict(f"unit {unit_id} already has the open repair case {existing}")
@@ -78,9 +90,10 @@ def open_case(conn: Connection, *, unit_id: int | None, ticket_id: int | None, b
     return public_case(_case(conn, case_id))
 
 
-def update_case(conn: Connection, case_id: int, changes: Mapping[str, Any], by: str, now: datetime) -> dict[str, Any]:
+def update_case(conn: Connection, case_id: int, changes: Mapping[str, Any], by: str, now: datetime,
+                scope: Scope = COUNTY) -> dict[str, Any]:
     """The supplier's answer: their case number, the cost estimate, the decision (while the case is open)."""
-    case = _case(conn, case_id, for_update=True)
+    case = _case(conn, case_id, for_update=True, scope=scope)
     if case["closed_at"] is not None:
         raise Conflict(f"repair case {case_id} is closed")
     values = dict(changes)
@@ -91,9 +104,10 @@ def update_case(conn: Connection, case_id: int, changes: Mapping[str, Any], by: 
     return public_case(_case(conn, case_id))
 
 
-def close_case(conn: Connection, case_id: int, outcome: str, by: str, now: datetime) -> dict[str, Any]:
+def close_case(conn: Connection, case_id: int, outcome: str, by: str, now: datetime,
+               scope: Scope = COUNTY) -> dict[str, Any]:
     """returned: the unit goes back to where it was; replaced: it is retired (the supplier kept it)."""
-    case = _case(conn, case_id, for_update=True)
+    case = _case(conn, case_id, for_update=True, scope=scope)
     if case["closed_at"] is not None:
         raise Conflict(f"repair case {case_id} is closed")
     conn.execute(REPAIRS.update().where(REPAIRS.c.id == case_id)
@@ -107,9 +121,9 @@ def close_case(conn: Connection, case_id: int, outcome: str, by: str, now: datet
 
 
 def list_cases(conn: Connection, *, unit_id: int | None, open_only: bool | None, limit: int,
-               offset: int) -> tuple[list[dict[str, Any]], int]:
+               offset: int, scope: Scope = COUNTY) -> tuple[list[dict[str, Any]], int]:
     r = REPAIRS.c
-    where = []
+    where = _in_scope(scope)
     if unit_id is not None:
         where.append(r.unit_id == unit_id)
     if open_only is not None:
@@ -119,35 +133,40 @@ def list_cases(conn: Connection, *, unit_id: int | None, open_only: bool | None,
     return [public_case(row._mapping) for row in rows], total
 
 
-def get_case(conn: Connection, case_id: int) -> dict[str, Any]:
-    return public_case(_case(conn, case_id))
+def get_case(conn: Connection, case_id: int, scope: Scope = COUNTY) -> dict[str, Any]:
+    return public_case(_case(conn, case_id, scope=scope))
 
 
 def _step(conn: Connection, unit_id: int, allowed: tuple[str, ...], to: str, values: Mapping[str, Any], by: str,
-          now: datetime) -> dict[str, Any]:
-    unit = register.unit_row(conn, unit_id, for_update=True)
+          now: datetime, scope: Scope = COUNTY) -> dict[str, Any]:
+    unit = register.unit_row(conn, unit_id, for_update=True, scope=scope)
     if unit["lifecycle"] not in allowed:
         raise Conflict(f"unit {unit_id} is {unit['lifecycle']}: {to} only from {' or '.join(allowed)}")
     register.apply(conn, unit, {"lifecycle": to, **values}, by, now)
-    return register.detail(conn, unit_id)
+    return register.detail(conn, unit_id, scope)
 
 
-def retire(conn: Connection, unit_id: int, on: date | None, by: str, now: datetime) -> dict[str, Any]:
+def retire(conn: Connection, unit_id: int, on: date | None, by: str, now: datetime,
+           scope: Scope = COUNTY) -> dict[str, Any]:
     """Out of service, into the reuse pool; the unit no longer stands behind a device id."""
     return _step(conn, unit_id, RETIRE_FROM, "retired",
-                 {"retired_on": on or now.date(), "agent_id": None, "device_id": None}, by, now)
+                 {"retired_on": on or now.date(), "agent_id": None, "device_id": None}, by, now, scope)
 
 
 def reuse(conn: Connection, unit_id: int, place: Mapping[str, Any], on: date | None, by: str,
-          now: datetime) -> dict[str, Any]:
+          now: datetime, scope: Scope = COUNTY) -> dict[str, Any]:
     """From the reuse pool to another school (or room): its new place and the date."""
     if not place.get("municipality") or not place.get("school") or not place.get("room"):
         raise InvalidInput("municipality, school, room: a reused unit needs its new place")
+    register.unit_row(conn, unit_id, scope=scope)  # another municipality's unit: 404 before the place
+    if not scope.allows(place["municipality"]):
+        raise NotFound(f"no municipality {place['municipality']!r}")
     return _step(conn, unit_id, REUSE_FROM, "reused",
                  {"municipality": place["municipality"], "school": place["school"], "room": place["room"],
-                  "reused_on": on or now.date()}, by, now)
+                  "reused_on": on or now.date()}, by, now, scope)
 
 
-def recycle(conn: Connection, unit_id: int, on: date | None, by: str, now: datetime) -> dict[str, Any]:
+def recycle(conn: Connection, unit_id: int, on: date | None, by: str, now: datetime,
+            scope: Scope = COUNTY) -> dict[str, Any]:
     """The end: handed to recycling (only from the reuse pool)."""
-    return _step(conn, unit_id, RECYCLE_FROM, "recycled", {"recycled_on": on or now.date()}, by, now)
+    return _step(conn, unit_id, RECYCLE_FROM, "recycled", {"recycled_on": on or now.date()}, by, now, scope)

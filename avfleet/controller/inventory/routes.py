@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from avfleet.controller.api.context import ApiContext, get_context
 from avfleet.controller.api.limits import MAX_ID, offset_query
 from avfleet.controller.auth.audit import audited, record
-from avfleet.controller.auth.scope import Principal, get_principal, require_county
+from avfleet.controller.auth.scope import Principal, Scope, get_principal, get_scope
 from avfleet.controller.db import write_transaction
 from avfleet.controller.errors import DomainError, InvalidInput, NotFound
 from avfleet.controller.inventory import importer, register, repairs
@@ -36,32 +36,33 @@ Lifecycle = Literal[csvfile.LIFECYCLES]  # type: ignore[valid-type]
 
 
 def build_router() -> APIRouter:
-    # Tenancy, coarse until the register's queries take a Scope (docs/users.md): county-wide callers only.
-    router = APIRouter(tags=["inventory"], dependencies=[Depends(require_county)])
+    # Tenancy: every query takes the caller's Scope (docs/users.md "Tenancy").
+    router = APIRouter(tags=["inventory"])
 
     @router.get("/inventory", response_model=InventoryList, summary="The register's units, by place")
     def list_units(lifecycle: Lifecycle | None = None, kind: str | None = Query(None, max_length=32),
                    warranty_before: date | None = None, municipality: str | None = Query(None, max_length=128),
                    school: str | None = Query(None, max_length=128), room: str | None = Query(None, max_length=128),
                    moved: bool | None = None, limit: int = Query(100, ge=1, le=1000), offset: int = offset_query(),
-                   ctx: ApiContext = Depends(get_context)) -> dict:
+                   ctx: ApiContext = Depends(get_context), scope: Scope = Depends(get_scope)) -> dict:
         filters = {"lifecycle": lifecycle, "kind": kind, "warranty_before": warranty_before,
                    "municipality": municipality, "school": school, "room": room}
         with ctx.engine.connect() as conn:
-            items, total = register.list_units(conn, filters=filters, moved=moved, limit=limit, offset=offset)
+            items, total = register.list_units(conn, filters=filters, moved=moved, limit=limit, offset=offset,
+                                               scope=scope)
         return {"items": items, "total": total}
 
     @router.get("/inventory/unplaced", response_model=UnplacedList,
                 summary="Units agents report that no register unit matches (by serial, then MAC): to be placed")
     def list_unplaced(limit: int = Query(100, ge=1, le=1000), offset: int = offset_query(),
-                      ctx: ApiContext = Depends(get_context)) -> dict:
+                      ctx: ApiContext = Depends(get_context), scope: Scope = Depends(get_scope)) -> dict:
         with ctx.engine.connect() as conn:
-            items, total = register.unplaced(conn, limit=limit, offset=offset)
+            items, total = register.unplaced(conn, limit=limit, offset=offset, scope=scope)
         return {"items": items, "total": total}
 
     @router.get("/inventory/models", response_model=DeviceModelList,
                 summary="Device models in the register, their units and the profile describing each")
-    def list_models(ctx: ApiContext = Depends(get_context)) -> dict:
+    def list_models(ctx: ApiContext = Depends(get_context), scope: Scope = Depends(get_scope)) -> dict:
         from avfleet.profiles.library import ProfileError, load_library
 
         try:
@@ -69,15 +70,15 @@ def build_router() -> APIRouter:
         except ProfileError:
             library = None  # a broken profile folder is the agents' problem; the list still answers
         with ctx.engine.connect() as conn:
-            items = register.device_models(conn, library)
+            items = register.device_models(conn, library, scope)
         return {"items": items, "total": len(items)}
 
     @router.get("/inventory/export.csv", summary="The register as the inventory CSV (UTF-8)",
                 response_class=Response, responses={200: {"content": {"text/csv": {}}}})
     def export_csv(municipality: str | None = Query(None, max_length=128),
-                   ctx: ApiContext = Depends(get_context)) -> Response:
+                   ctx: ApiContext = Depends(get_context), scope: Scope = Depends(get_scope)) -> Response:
         with ctx.engine.connect() as conn:
-            body = importer.export_csv(conn, municipality)
+            body = importer.export_csv(conn, municipality, scope)
         return Response(body.encode("utf-8"), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="inventory.csv"'})
 
@@ -90,45 +91,47 @@ def build_router() -> APIRouter:
         return await _run_import(ctx, data, dry_run=dry_run, partial=partial, who=who)
 
     @router.get("/inventory/{unit_id}", response_model=InventoryUnitDetail, summary="One unit with its history")
-    def get_unit(unit_id: int, ctx: ApiContext = Depends(get_context)) -> dict:
+    def get_unit(unit_id: int, ctx: ApiContext = Depends(get_context), scope: Scope = Depends(get_scope)) -> dict:
         with ctx.engine.connect() as conn:
-            return register.detail(conn, _bounded(unit_id))
+            return register.detail(conn, _bounded(unit_id), scope)
 
     @router.patch("/inventory/{unit_id}", response_model=InventoryUnitDetail,
                   summary="Edit a unit (the import's rules); every change goes into its history")
     def patch_unit(unit_id: int, body: InventoryPatch, ctx: ApiContext = Depends(get_context),
                    who: Principal = Depends(get_principal)) -> dict:
         with audited(ctx.engine, who, "inventory.edit", str(unit_id)) as conn:
-            register.edit(conn, _bounded(unit_id), body.model_dump(exclude_unset=True), who.name, utc_now())
-            return register.detail(conn, unit_id)
+            register.edit(conn, _bounded(unit_id), body.model_dump(exclude_unset=True), who.name, utc_now(), who.scope)
+            return register.detail(conn, unit_id, who.scope)
 
     @router.post("/inventory/{unit_id}/retire", response_model=InventoryUnitDetail,
                  summary="Retire into the reuse pool (from in_use, spare or reused)")
     def retire(unit_id: int, body: LifecycleStep | None = None, ctx: ApiContext = Depends(get_context),
                who: Principal = Depends(get_principal)) -> dict:
         with audited(ctx.engine, who, "inventory.retire", str(unit_id)) as conn:
-            return repairs.retire(conn, _bounded(unit_id), body.on if body else None, who.name, utc_now())
+            return repairs.retire(conn, _bounded(unit_id), body.on if body else None, who.name, utc_now(), who.scope)
 
     @router.post("/inventory/{unit_id}/reuse", response_model=InventoryUnitDetail,
                  summary="Reuse in another place (from retired or spare)")
     def reuse(unit_id: int, body: LifecycleStep, ctx: ApiContext = Depends(get_context),
               who: Principal = Depends(get_principal)) -> dict:
         with audited(ctx.engine, who, "inventory.reuse", str(unit_id)) as conn:
-            return repairs.reuse(conn, _bounded(unit_id), body.model_dump(), body.on, who.name, utc_now())
+            return repairs.reuse(conn, _bounded(unit_id), body.model_dump(), body.on, who.name, utc_now(), who.scope)
 
     @router.post("/inventory/{unit_id}/recycle", response_model=InventoryUnitDetail,
                  summary="Hand to recycling (from retired)")
     def recycle(unit_id: int, body: LifecycleStep | None = None, ctx: ApiContext = Depends(get_context),
                 who: Principal = Depends(get_principal)) -> dict:
         with audited(ctx.engine, who, "inventory.recycle", str(unit_id)) as conn:
-            return repairs.recycle(conn, _bounded(unit_id), body.on if body else None, who.name, utc_now())
+            return repairs.recycle(conn, _bounded(unit_id), body.on if body else None, who.name, utc_now(),
+                                   who.scope)
 
     @router.get("/repairs", response_model=RepairList, summary="Repair cases, newest first")
     def list_repairs(unit_id: int | None = Query(None, ge=1, le=MAX_ID), open: bool | None = None,
                      limit: int = Query(100, ge=1, le=1000), offset: int = offset_query(),
-                     ctx: ApiContext = Depends(get_context)) -> dict:
+                     ctx: ApiContext = Depends(get_context), scope: Scope = Depends(get_scope)) -> dict:
         with ctx.engine.connect() as conn:
-            items, total = repairs.list_cases(conn, unit_id=unit_id, open_only=open, limit=limit, offset=offset)
+            items, total = repairs.list_cases(conn, unit_id=unit_id, open_only=open, limit=limit, offset=offset,
+                                              scope=scope)
         return {"items": items, "total": total}
 
     @router.post("/repairs", response_model=RepairCasePublic, status_code=201,
@@ -138,12 +141,12 @@ def build_router() -> APIRouter:
         target = f"unit {body.unit_id or ''} ticket {body.ticket_id or ''}"
         with audited(ctx.engine, who, "repair.open", target) as conn:
             return repairs.open_case(conn, unit_id=body.unit_id, ticket_id=body.ticket_id, by=who.name, now=utc_now(),
-                                     details=body.model_dump(exclude={"unit_id", "ticket_id"}))
+                                     details=body.model_dump(exclude={"unit_id", "ticket_id"}), scope=who.scope)
 
     @router.get("/repairs/{case_id}", response_model=RepairCasePublic, summary="One repair case")
-    def get_repair(case_id: int, ctx: ApiContext = Depends(get_context)) -> dict:
+    def get_repair(case_id: int, ctx: ApiContext = Depends(get_context), scope: Scope = Depends(get_scope)) -> dict:
         with ctx.engine.connect() as conn:
-            return repairs.get_case(conn, _bounded(case_id, "repair case"))
+            return repairs.get_case(conn, _bounded(case_id, "repair case"), scope)
 
     @router.patch("/repairs/{case_id}", response_model=RepairCasePublic,
                   summary="The supplier's case number, the cost estimate (SEK), the decision")
@@ -151,14 +154,15 @@ def build_router() -> APIRouter:
                      who: Principal = Depends(get_principal)) -> dict:
         with audited(ctx.engine, who, "repair.update", str(case_id)) as conn:
             return repairs.update_case(conn, _bounded(case_id, "repair case"), body.model_dump(exclude_unset=True),
-                                       who.name, utc_now())
+                                       who.name, utc_now(), who.scope)
 
     @router.post("/repairs/{case_id}/close", response_model=RepairCasePublic,
                  summary="Close: returned (back where it was) or replaced (retired)")
     def close_repair(case_id: int, body: RepairClose, ctx: ApiContext = Depends(get_context),
                      who: Principal = Depends(get_principal)) -> dict:
         with audited(ctx.engine, who, "repair.close", str(case_id)) as conn:
-            return repairs.close_case(conn, _bounded(case_id, "repair case"), body.outcome, who.name, utc_now())
+            return repairs.close_case(conn, _bounded(case_id, "repair case"), body.outcome, who.name, utc_now(),
+                                      who.scope)
 
     return router
 
@@ -171,7 +175,8 @@ async def _run_import(ctx: ApiContext, data: bytes, *, dry_run: bool, partial: b
         try:
             text = csvfile.decode(data)
             with write_transaction(ctx.engine) as conn:
-                report = importer.import_csv(conn, text, by=who.name, now=utc_now(), partial=partial, dry_run=dry_run)
+                report = importer.import_csv(conn, text, by=who.name, now=utc_now(), partial=partial, dry_run=dry_run,
+                                             scope=who.scope)
         except (csvfile.CsvFileError, DomainError) as exc:
             with write_transaction(ctx.engine) as conn:
                 record(conn, who, "inventory.import", "inventory", "failed", {**detail, "error": str(exc)[:512]})
