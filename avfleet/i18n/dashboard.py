@@ -122,6 +122,7 @@ _PAGES: dict[str, tuple[str, str]] = {
     "ticket.acknowledge": ("Kvittera", "Acknowledge"),
     "ticket.resolve": ("Lös", "Resolve"),
     "energy.kwh": ("kWh", "kWh"),
+    "energy.day": ("Dag", "Day"),
     "energy.left_on": ("kWh påslagen utanför skoltid", "kWh left on"),
     "energy.standby": ("kWh viloläge", "kWh standby"),
     "energy.hours_left_on": ("Timmar påslagen utanför skoltid", "Hours left on"),

@@ -10,7 +10,7 @@ as JSON in a data attribute (no inline script under the CSP).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -64,6 +64,14 @@ def device_tickets(conn: Connection, agent_id: str, device_id: str, scope: Scope
                         .order_by(t.updated_at.desc()).limit(limit)).all()
 
 
+def daily_series(items: list[dict[str, Any]], first: date, last: date) -> dict[str, list]:
+    """Every day of [first, last] for the chart (null where no figures), so the axis always spans the period."""
+    by_day = {e["period"]: e for e in items}
+    days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+    return {"days": days, "kwh": [by_day[d]["kwh"] if d in by_day else None for d in days],
+            "left_on": [by_day[d]["kwh_left_on"] if d in by_day else None for d in days]}
+
+
 def device_page(request: Request, ctx: ApiContext, conn: Connection, agent_id: str, device_id: str,
                 scope: Scope, now: datetime) -> dict[str, Any]:
     detail = queries.device_detail(conn, device_id, agent_id, HISTORY_SHOWN, scope)
@@ -73,7 +81,6 @@ def device_page(request: Request, ctx: ApiContext, conn: Connection, agent_id: s
     energy = energy_service(request, ctx).items(conn, EnergyQuery(
         "device", today - timedelta(days=ENERGY_DAYS - 1), today, "day", agent_id=agent_id, device_id=device_id,
         scope=scope), now)
-    series = {"days": [e["period"] for e in energy], "kwh": [round(e["kwh"], 3) for e in energy],
-              "left_on": [round(e["kwh_left_on"], 3) for e in energy]}
+    series = daily_series(energy, today - timedelta(days=ENERGY_DAYS - 1), today)
     return {"device": detail, "context": context, "tickets": device_tickets(conn, agent_id, device_id, scope),
-            "energy_json": json.dumps(series), "energy_total": round(sum(series["kwh"]), 2)}
+            "energy_json": json.dumps(series), "energy_total": round(sum(e["kwh"] for e in energy), 2)}

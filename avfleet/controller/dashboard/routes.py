@@ -33,8 +33,15 @@ from avfleet.protocols.status import utc_now
 
 TICKETS = Ticket.__table__
 PAGE = device_list.PAGE_SIZE
-Page = Query(1, ge=1, le=100_000)
-Text = Query(None, max_length=128)
+
+
+def Page() -> Any:
+    """A fresh Query per parameter: FastAPI writes the parameter name into it, so one shared default breaks."""
+    return Query(1, ge=1, le=100_000)
+
+
+def Text() -> Any:
+    return Query(None, max_length=128)
 
 
 def _not_found() -> HTTPException:
@@ -94,9 +101,9 @@ def build_router() -> APIRouter:
                       by_room=by_room, total=total, shown=len(items), fields=counts.FIELDS)
 
     @router.get("/devices", response_class=HTMLResponse)
-    def devices_page(request: Request, q: str | None = Query(None, max_length=100), municipality: str | None = Text,
-                     school: str | None = Text, room: str | None = Text, state: str | None = Text,
-                     fault: str | None = Text, page: int = Page, ctx: ApiContext = Depends(get_context),
+    def devices_page(request: Request, q: str | None = Query(None, max_length=100), municipality: str | None = Text(),
+                     school: str | None = Text(), room: str | None = Text(), state: str | None = Text(),
+                     fault: str | None = Text(), page: int = Page(), ctx: ApiContext = Depends(get_context),
                      who: Principal = Depends(page_principal)) -> HTMLResponse:
         state = state if state in device_list.STATES else None
         fault = fault if fault in device_list.FAULTS else None
@@ -119,8 +126,8 @@ def build_router() -> APIRouter:
         return render(request, "device.html", who, agent_id=agent_id, device_id=device_id, **data)
 
     @router.get("/tickets", response_class=HTMLResponse)
-    def tickets_page(request: Request, state: str | None = Text, kind: str | None = Text,
-                     severity: str | None = Text, municipality: str | None = Text, page: int = Page,
+    def tickets_page(request: Request, state: str | None = Text(), kind: str | None = Text(),
+                     severity: str | None = Text(), municipality: str | None = Text(), page: int = Page(),
                      ctx: ApiContext = Depends(get_context), who: Principal = Depends(page_principal)) -> HTMLResponse:
         t = TICKETS.c
         state = state if state in (*STATES, "active", "all") else "active"
@@ -143,7 +150,7 @@ def build_router() -> APIRouter:
                       severities=SEVERITIES, states=("active", *STATES, "all"), **_pages(total, page))
 
     @router.get("/energy", response_class=HTMLResponse)
-    def energy_page(request: Request, municipality: str | None = Text, ctx: ApiContext = Depends(get_context),
+    def energy_page(request: Request, municipality: str | None = Text(), ctx: ApiContext = Depends(get_context),
                     who: Principal = Depends(page_principal)) -> HTMLResponse:
         import json
 
@@ -158,8 +165,7 @@ def build_router() -> APIRouter:
             places = service.items(conn, EnergyQuery("school" if municipality else "municipality", first, today,
                                                      "month", **place), now)
             schools = service.items(conn, EnergyQuery("school", first, today, "month", **place), now)
-        series = {"days": [e["period"] for e in daily], "kwh": [e["kwh"] for e in daily],
-                  "left_on": [e["kwh_left_on"] for e in daily]}
+        series = device_view.daily_series(daily, today - timedelta(days=29), today)
         schools.sort(key=lambda e: -e["hours_left_on"])
         return render(request, "energy.html", who, municipality=municipality or "", first=first, today=today,
                       places=places, schools=schools[:50], energy_json=json.dumps(series))
@@ -183,8 +189,8 @@ def build_router() -> APIRouter:
         return render(request, "schedules.html", who, schedules=shown)
 
     @router.get("/inventory", response_class=HTMLResponse)
-    def inventory_page(request: Request, municipality: str | None = Text, lifecycle: str | None = Text,
-                       page: int = Page, ctx: ApiContext = Depends(get_context),
+    def inventory_page(request: Request, municipality: str | None = Text(), lifecycle: str | None = Text(),
+                       page: int = Page(), ctx: ApiContext = Depends(get_context),
                        who: Principal = Depends(page_principal)) -> HTMLResponse:
         filters = {"municipality": municipality or None, "lifecycle": lifecycle or None}
         with ctx.engine.connect() as conn:
@@ -212,7 +218,7 @@ def build_router() -> APIRouter:
         return render(request, "admin_tokens.html", who, tokens=tokens)
 
     @router.get("/admin/agents", response_class=HTMLResponse)
-    def admin_agents(request: Request, page: int = Page, ctx: ApiContext = Depends(get_context),
+    def admin_agents(request: Request, page: int = Page(), ctx: ApiContext = Depends(get_context),
                      who: Principal = Depends(page_admin)) -> HTMLResponse:
         with ctx.engine.connect() as conn:
             agents, total = queries.list_agents(conn, Filters(), PAGE, (page - 1) * PAGE, who.scope)

@@ -13,8 +13,8 @@
       scales: { x: { time: true } },
       axes: [{ stroke: "#1d2330", grid: { stroke: "#e3e6ea" } }, { stroke: "#1d2330", grid: { stroke: "#e3e6ea" } }],
       series: [
-        {},
-        { label: el.dataset.labelKwh, stroke: "#1a56a8", fill: "rgba(26, 86, 168, 0.12)", width: 2 },
+        { label: el.dataset.labelDay, value: (u, ts) => (ts == null ? "--" : new Date(ts * 1000).toISOString().slice(0, 10)) },
+        { label: el.dataset.labelKwh, stroke: "#1a56a8", fill: "rgba(26, 86, 168, 0.12)", width: 2, points: { show: true } },
         { label: el.dataset.labelLeft, stroke: "#a11d13", width: 2, dash: [6, 4] },
       ],
     }, [xs, data.kwh, data.left_on], el);
