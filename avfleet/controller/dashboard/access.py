@@ -33,13 +33,6 @@ def page_principal(request: Request, ctx: ApiContext = Depends(get_context)) -> 
                             headers={"Location": login_location(request)}) from None
 
 
-def page_admin(principal: Principal = Depends(page_principal)) -> Principal:
-    """Admin pages: others get 404, as if the page did not exist (they see no admin links either)."""
-    if not principal.is_admin:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-    return principal
-
-
 def safe_next(target: str | None) -> str:
     """Where to go after the login: a path of this site only (no //host or scheme: no open redirect)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:

@@ -12,14 +12,14 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from avfleet.controller.api.context import ApiContext, get_context
 from avfleet.controller.auth import service as auth_service
 from avfleet.controller.auth.principal import Principal
 from avfleet.controller.dashboard import counts, device_list, device_view
-from avfleet.controller.dashboard.access import page_admin, page_principal, safe_next
+from avfleet.controller.dashboard.access import page_principal, safe_next
 from avfleet.controller.dashboard.render import render
 from avfleet.controller.energy.service import EnergyQuery
 from avfleet.controller.errors import NotFound
@@ -44,8 +44,9 @@ def Text() -> Any:
     return Query(None, max_length=128)
 
 
-def _not_found() -> HTTPException:
-    return HTTPException(404, "not found")
+def _missing(request: Request, who: Principal) -> HTMLResponse:
+    """404 as a page with the menu: the same answer for a place outside the caller's scope as for none."""
+    return render(request, "not_found.html", who, status_code=404)
 
 
 def _pages(total: int, page: int) -> dict[str, Any]:
@@ -73,12 +74,12 @@ def build_router() -> APIRouter:
     def municipality_page(municipality: str, request: Request, ctx: ApiContext = Depends(get_context),
                           who: Principal = Depends(page_principal)) -> HTMLResponse:
         if not who.scope.allows(municipality):
-            raise _not_found()
+            return _missing(request, who)
         with ctx.engine.connect() as conn:
             rows = counts.place_counts(conn, who.scope, "school", ctx.settings.school_hours, utc_now(),
                                        municipality=municipality)
         if not rows:
-            raise _not_found()
+            return _missing(request, who)
         return render(request, "municipality.html", who, municipality=municipality, rows=rows,
                       total=counts.total_of(rows, municipality), fields=counts.FIELDS)
 
@@ -86,14 +87,14 @@ def build_router() -> APIRouter:
     def school_page(municipality: str, school: str, request: Request, ctx: ApiContext = Depends(get_context),
                     who: Principal = Depends(page_principal)) -> HTMLResponse:
         if not who.scope.allows(municipality):
-            raise _not_found()
+            return _missing(request, who)
         with ctx.engine.connect() as conn:
             rooms = counts.place_counts(conn, who.scope, "room", ctx.settings.school_hours, utc_now(),
                                         municipality=municipality, school=school)
             items, total = queries.list_devices(conn, Filters(municipality=municipality, school=school), 1000, 0,
                                                 who.scope)
         if not rooms:
-            raise _not_found()
+            return _missing(request, who)
         by_room: dict[str, list[dict]] = {}
         for item in items:
             by_room.setdefault(item["room"] or "", []).append(item)
@@ -122,7 +123,7 @@ def build_router() -> APIRouter:
             with ctx.engine.connect() as conn:
                 data = device_view.device_page(request, ctx, conn, agent_id, device_id, who.scope, utc_now())
         except NotFound:
-            raise _not_found() from None
+            return _missing(request, who)
         return render(request, "device.html", who, agent_id=agent_id, device_id=device_id, **data)
 
     @router.get("/tickets", response_class=HTMLResponse)
@@ -205,21 +206,27 @@ def build_router() -> APIRouter:
 
     @router.get("/admin/users", response_class=HTMLResponse)
     def admin_users(request: Request, ctx: ApiContext = Depends(get_context),
-                    who: Principal = Depends(page_admin)) -> HTMLResponse:
+                    who: Principal = Depends(page_principal)) -> HTMLResponse:
+        if not who.is_admin:  # admins only; to others the page does not exist
+            return _missing(request, who)
         with ctx.engine.connect() as conn:
             users = auth_service.list_users(conn)
         return render(request, "admin_users.html", who, users=users)
 
     @router.get("/admin/tokens", response_class=HTMLResponse)
     def admin_tokens(request: Request, ctx: ApiContext = Depends(get_context),
-                     who: Principal = Depends(page_admin)) -> HTMLResponse:
+                     who: Principal = Depends(page_principal)) -> HTMLResponse:
+        if not who.is_admin:  # admins only; to others the page does not exist
+            return _missing(request, who)
         with ctx.engine.connect() as conn:
             tokens = auth_service.list_tokens(conn)
         return render(request, "admin_tokens.html", who, tokens=tokens)
 
     @router.get("/admin/agents", response_class=HTMLResponse)
     def admin_agents(request: Request, page: int = Page(), ctx: ApiContext = Depends(get_context),
-                     who: Principal = Depends(page_admin)) -> HTMLResponse:
+                     who: Principal = Depends(page_principal)) -> HTMLResponse:
+        if not who.is_admin:  # admins only; to others the page does not exist
+            return _missing(request, who)
         with ctx.engine.connect() as conn:
             agents, total = queries.list_agents(conn, Filters(), PAGE, (page - 1) * PAGE, who.scope)
         return render(request, "admin_agents.html", who, agents=agents, **_pages(total, page))

@@ -53,16 +53,21 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     make_users(engine)
     app = create_app(settings, engine)
     try:
-        yield {"app": app, "engine": engine}
+        yield {"app": app, "engine": engine, "clients": {}}
     finally:
         engine.dispose()
 
 
-def client_for(world: dict, user: str | None) -> TestClient:
+def client_for(world: dict, user: str | None, fresh: bool = False) -> TestClient:
+    """A client logged in as `user` (one login per user and module: Argon2 is slow on purpose)."""
+    if user is not None and not fresh and user in world["clients"]:
+        return world["clients"][user]
     client = TestClient(world["app"], follow_redirects=False)
     if user is not None:
         answer = client.post("/api/v1/auth/login", json={"username": user, "password": PASSWORD})
         assert answer.status_code == 200, answer.text
+        if not fresh:
+            world["clients"][user] = client
     return client
 
 
@@ -189,7 +194,7 @@ def test_a_viewer_sees_its_municipality_only_and_no_control_anywhere(world: dict
 
 
 def test_swedish_by_default_english_by_the_switch_and_it_sticks(world: dict) -> None:
-    client = client_for(world, "boss")
+    client = client_for(world, "boss", fresh=True)
     assert "Logga ut" in client.get("/").text
     english = client.get("/?lang=en")
     assert "Log out" in english.text and '<html lang="en">' in english.text

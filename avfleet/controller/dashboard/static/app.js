@@ -12,12 +12,12 @@
     return m ? decodeURIComponent(m[1]) : "";
   }
 
-  async function call(method, path, payload) {
+  async function call(method, path, payload, options) {
     const headers = { "X-CSRF-Token": csrf() };
     if (payload !== undefined) headers["Content-Type"] = "application/json";
     const res = await fetch(path, { method, headers, credentials: "same-origin",
       body: payload === undefined ? undefined : JSON.stringify(payload) });
-    if (res.status === 401) { window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search)); }
+    if (res.status === 401 && !(options && options.noRedirect)) { window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search)); }
     let answer = null;
     try { answer = await res.json(); } catch (e) { answer = null; }
     if (!res.ok) {
@@ -38,7 +38,8 @@
       error.textContent = "";
       button.disabled = true;
       try {
-        await call("POST", "/api/v1/auth/login", { username: loginForm.username.value, password: loginForm.password.value });
+        await call("POST", "/api/v1/auth/login", { username: loginForm.username.value, password: loginForm.password.value },
+          { noRedirect: true });
         window.location.assign(loginForm.dataset.next || "/");
       } catch (e) {
         error.textContent = (labels.login && labels.login[String(e.status)]) || e.message;
@@ -70,6 +71,28 @@
     badge.textContent = label("state", shown);
   }
 
+  function addHistory(item) {
+    // The device page's timeline gets the new transition on top (the server renders the older ones).
+    const list = document.querySelector('[data-testid="history"]');
+    if (!list) return;
+    const li = document.createElement("li");
+    const time = document.createElement("time");
+    const at = item.last_change || item.observed_at;
+    time.dateTime = at || "";
+    time.textContent = at ? stockholm(at) : "";
+    const badge = document.createElement("span");
+    const shown = stateOf(item);
+    badge.className = "badge b-" + shown;
+    badge.textContent = label("state", shown);
+    li.append(time, " ", badge);
+    list.prepend(li);
+  }
+
+  function stockholm(iso) {
+    // 2026-12-01 14:05:09 in Europe/Stockholm, 24-hour (sv-SE formats as ISO date and 24-hour time).
+    return new Date(iso).toLocaleString("sv-SE", { timeZone: "Europe/Stockholm", hour12: false });
+  }
+
   function follow() {
     const live = document.getElementById("live");
     if (!live || !window.EventSource) return;
@@ -80,7 +103,10 @@
       const item = JSON.parse(event.data);
       const key = item.agent_id + "/" + item.id;
       document.querySelectorAll('[data-field="power"][data-device]').forEach((el) => {
-        if (el.dataset.device === key) showPower(el, item);
+        if (el.dataset.device !== key) return;
+        const changed = el.dataset.value !== item.power || el.dataset.availability !== item.availability;
+        showPower(el, item);
+        if (changed && el.dataset.testid === "device-power") addHistory(item);
       });
     });
     source.addEventListener("agent", (event) => {
