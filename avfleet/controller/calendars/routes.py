@@ -27,9 +27,9 @@ def build_router() -> APIRouter:
                 summary="Replace the school calendar (a bad item: 422 naming it, nothing written)")
     def put_calendar(municipality: str, body: CalendarBody, school: str | None = None,
                      ctx: ApiContext = Depends(get_context), principal: Principal = Depends(get_principal)) -> dict:
-        _in_scope(principal.scope, municipality)
         target = municipality + (f"/{school}" if school else "")
         with audited(ctx.engine, principal, "calendar.import", target, {"days": len(body.days)}) as conn:
+            _in_scope(principal.scope, municipality)  # inside: a refused import is recorded as failed too
             return service.replace_calendar(conn, municipality, school, [d.model_dump() for d in body.days])
 
     return router
