@@ -16,6 +16,7 @@ def metadata() -> sqlalchemy.MetaData:
     from avfleet.controller.inventory import models as _inventory  # noqa: F401
     from avfleet.controller.jobs import models as _jobs  # noqa: F401
     from avfleet.controller.notifications import models as _notifications  # noqa: F401
+    from avfleet.controller.reports import models as _reports  # noqa: F401
     from avfleet.controller.schedules import models as _schedules  # noqa: F401
     from avfleet.controller.tickets import models as _tickets  # noqa: F401
 
