@@ -25,7 +25,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from avfleet.controller.api.context import ApiContext, get_context
-from avfleet.controller.auth import hashing, service
+from avfleet.controller.auth import audit, hashing, service
 from avfleet.controller.auth.principal import COUNTY, Principal, Scope
 from avfleet.controller.db import write_transaction
 from avfleet.controller.errors import Forbidden
@@ -97,23 +97,35 @@ def get_principal(request: Request, credentials: HTTPAuthorizationCredentials | 
     return principal
 
 
-def authorize(request: Request, principal: Principal = Depends(get_principal)) -> Principal:
+def refuse(request: Request, ctx: ApiContext, principal: Principal, reason: str) -> Forbidden:
+    """A role refusal (403), recorded in the audit trail as `request` `refused`: who tried what, from where."""
+    with write_transaction(ctx.engine) as conn:
+        audit.record(conn, principal, "request", f"{request.method} {request.url.path}", "refused",
+                     {"reason": reason})
+    return Forbidden(reason)
+
+
+def authorize(request: Request, principal: Principal = Depends(get_principal),
+              ctx: ApiContext = Depends(get_context)) -> Principal:
     """Every protected route: viewers read only."""
     if request.method not in SAFE_METHODS and not principal.can_write:
-        raise Forbidden(f"role {principal.role} may only read")
+        raise refuse(request, ctx, principal, f"role {principal.role} may only read")
     return principal
 
 
-def require_admin(principal: Principal = Depends(get_principal)) -> Principal:
+def require_admin(request: Request, principal: Principal = Depends(get_principal),
+                  ctx: ApiContext = Depends(get_context)) -> Principal:
     if not principal.is_admin:
-        raise Forbidden(f"role {principal.role} may not do this; it needs an admin")
+        raise refuse(request, ctx, principal, f"role {principal.role} may not do this; it needs an admin")
     return principal
 
 
-def require_county(principal: Principal = Depends(get_principal)) -> Principal:
+def require_county(request: Request, principal: Principal = Depends(get_principal),
+                   ctx: ApiContext = Depends(get_context)) -> Principal:
     """Figures that cover the whole county (the Prometheus metrics) are not for a limited caller."""
     if not principal.scope.county_wide:
-        raise Forbidden("these figures are county-wide; a caller limited to municipalities may not read them")
+        raise refuse(request, ctx, principal,
+                     "these figures are county-wide; a caller limited to municipalities may not read them")
     return principal
 
 

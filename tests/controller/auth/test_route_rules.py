@@ -171,3 +171,8 @@ def test_a_viewer_reads_and_posts_only_its_logout(world: World) -> None:
                             headers=world.auth("viewjkpg"))
     assert res.status_code == 403 and "read" in res.json()["detail"]
     assert world.client.post("/api/v1/auth/logout", headers=world.auth("viewjkpg")).status_code == 204
+    # The refusal is in the audit trail: who tried what, from where.
+    trail = world.client.get("/api/v1/audit", params={"actor": "viewjkpg", "action": "request"},
+                             headers=world.auth("boss")).json()["items"]
+    tried = [e for e in trail if e["target"] == "POST /api/v1/commands"]
+    assert tried and tried[0]["result"] == "refused" and tried[0]["client_ip"] and tried[0]["role"] == "viewer"

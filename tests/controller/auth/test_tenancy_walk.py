@@ -163,6 +163,24 @@ def test_a_limited_technician_changes_nothing_of_varnamo(world: World) -> None:
     assert all(r.client_ip for r in failed)
 
 
+def test_a_schedule_spanning_both_municipalities_is_the_countys(world: World) -> None:
+    c, admin, tech = world.client, world.auth("bootstrap"), world.auth("techjkpg")
+    both = [{"agent_id": world.id(m, "agent_id"), "device_id": DEVICE} for m in (JKPG, VMO)]
+    body = {"name": "Två kommuner", "action": "power_off", "times": ["20:00"], "scope": {"devices": both}}
+    spanning = c.post("/api/v1/schedules", json=body, headers=admin).json()["id"]
+    mine = c.post("/api/v1/schedules", headers=tech, json={**body, "scope": {"devices": both[:1]}})
+    assert mine.status_code == 201, mine.text
+    listed = {s["id"] for s in c.get("/api/v1/schedules", params={"limit": 1000}, headers=tech).json()["items"]}
+    assert mine.json()["id"] in listed and spanning not in listed
+    assert c.get(f"/api/v1/schedules/{spanning}", headers=tech).status_code == 404
+    assert c.put(f"/api/v1/schedules/{spanning}", json={**body, "scope": {"devices": both[:1]}},
+                 headers=tech).status_code == 404
+    assert c.get(f"/api/v1/schedules/{spanning}/runs", headers=tech).status_code == 404
+    assert c.post("/api/v1/schedules", json=body, headers=tech).status_code == 404  # names Värnamo's device
+    for schedule_id in (spanning, mine.json()["id"]):
+        assert c.delete(f"/api/v1/schedules/{schedule_id}", headers=admin).status_code == 204
+
+
 def _snapshot(world: World) -> list:
     from avfleet.controller.inventory.models import InventoryUnit, RepairCase
     from avfleet.controller.schedules.models import Schedule, ScheduleRun
