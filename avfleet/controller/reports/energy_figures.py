@@ -4,7 +4,8 @@ Per device and year (`level=device, group=year`) gives kWh, left-on hours and co
 device; per month (`group=month`) the chart. Availability is the mean over devices of their
 coverage: the share of the period each device answered `online` with a known power state (and
 watts known for it), as the energy roll-up measured it (docs/energy.md). kWh saved by schedules is
-each finished run's `kwh_saved`, split over municipalities by the devices it powered off.
+each finished run's `kwh_saved`, split over municipalities by the devices it powered off (once per run,
+into report_run_savings, by the reports.savings job).
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from avfleet.controller.auth.principal import COUNTY, Scope
 from avfleet.controller.fleet.models import Agent
 from avfleet.controller.reports.document import PREVIOUS_SUFFIX, Chart, Column, Section, Series, Table, Value
 from avfleet.controller.reports.indicators import Period
+from avfleet.controller.reports.models import RunSaving
 from avfleet.controller.schedules.models import ScheduleRun
 
 RUNS = ScheduleRun.__table__
+SAVINGS = RunSaving.__table__
 AGENTS = Agent.__table__
 P = PREVIOUS_SUFFIX
 
@@ -71,24 +74,74 @@ def energy_year(conn: Connection, service: Any, municipality: str | None, period
     return out
 
 
+def split_run(kwh: float, results: list[dict[str, Any]] | None,
+              places: dict[str, str | None]) -> dict[str, tuple[int, float]]:
+    """A run's kWh saved shared out by the municipalities of the devices it powered off: {name: (devices, kWh)}."""
+    off = Counter(places.get(x.get("agent_id")) or "" for x in results or [] if x.get("result") == "powered_off")
+    total = sum(off.values())
+    return {name: (n, kwh * n / total) for name, n in off.items()} if total else {}
+
+
+def agent_places(conn: Connection) -> dict[str, str | None]:
+    return {a: m for a, m in conn.execute(sa.select(AGENTS.c.agent_id, AGENTS.c.municipality))}
+
+
+def unsplit_runs(conn: Connection, where: list[Any], limit: int | None = None) -> list[Any]:
+    """Finished runs with savings that report_run_savings does not hold yet (their results read)."""
+    r, s = RUNS.c, SAVINGS.c
+    query = (sa.select(r.id, r.started_at, r.kwh_saved, r.results)
+             .where(r.state == "finished", r.kwh_saved > 0, ~sa.exists().where(s.run_id == r.id), *where)
+             .order_by(r.id))
+    return conn.execute(query.limit(limit) if limit else query).all()
+
+
 def kwh_saved(conn: Connection, period: Period, scope: Scope = COUNTY) -> dict[str | None, float]:
-    """kWh saved by the schedule runs started in the period, per municipality (None: the county's total)."""
-    r = RUNS.c
-    runs = conn.execute(sa.select(r.kwh_saved, r.results).where(
-        r.state == "finished", r.started_at >= period.start_utc, r.started_at < period.until_utc,
-        r.kwh_saved > 0)).all()
-    places = {a: m for a, m in conn.execute(sa.select(AGENTS.c.agent_id, AGENTS.c.municipality))}
+    """kWh saved by the schedule runs started in the period, per municipality (None: the county's total).
+
+    From report_run_savings (each run split once by the reports.savings job); a run the job has not
+    reached yet is split here, without writing.
+    """
+    s, r = SAVINGS.c, RUNS.c
     out: dict[str | None, float] = defaultdict(float)
-    for run in runs:
-        off = Counter(places.get(x.get("agent_id")) for x in run.results or [] if x.get("result") == "powered_off")
-        n = sum(off.values())
-        if not n:
-            continue
-        for municipality, count in off.items():
-            if scope.allows(municipality):
-                out[municipality] += run.kwh_saved * count / n
-                out[None] += run.kwh_saved * count / n
+    rows = conn.execute(sa.select(s.municipality, sa.func.sum(s.kwh_saved)).where(
+        s.started_at >= period.start_utc, s.started_at < period.until_utc).group_by(s.municipality)).all()
+    pending = unsplit_runs(conn, [r.started_at >= period.start_utc, r.started_at < period.until_utc])
+    extra: list[tuple[str, float]] = []
+    if pending:
+        places = agent_places(conn)
+        extra = [(name, kwh) for run in pending
+                 for name, (_, kwh) in split_run(run.kwh_saved, run.results, places).items()]
+    for name, kwh in [*((m, float(k or 0)) for m, k in rows), *extra]:
+        if name and scope.allows(name):
+            out[name] += kwh
+            out[None] += kwh
+        elif not name and scope.county_wide:  # devices of no municipality count in the county's total only
+            out[None] += kwh
     return out
+
+
+def split_savings(engine: Any, batch: int = 200) -> int:
+    """The reports.savings job: split the finished runs not split yet, a batch per pass; how many runs."""
+    from avfleet.controller.db import write_transaction
+
+    done = 0
+    while True:
+        with engine.connect() as conn:
+            runs = unsplit_runs(conn, [], batch)
+            places = agent_places(conn) if runs else {}
+        if not runs:
+            return done
+        rows = []
+        for run in runs:
+            shares = split_run(run.kwh_saved, run.results, places) or {"": (0, 0.0)}  # a marker: split, nothing off
+            rows += [{"run_id": run.id, "municipality": name, "started_at": run.started_at, "devices": n,
+                      "kwh_saved": kwh} for name, (n, kwh) in shares.items()]
+        with write_transaction(engine) as conn:
+            fresh = {row.id for row in runs} - set(conn.execute(
+                sa.select(SAVINGS.c.run_id).where(SAVINGS.c.run_id.in_([row.id for row in runs]))).scalars())
+            if fresh:
+                conn.execute(SAVINGS.insert(), [row for row in rows if row["run_id"] in fresh])
+        done += len(runs)
 
 
 def energy_section(now: EnergyYear, then: EnergyYear, saved: tuple[float, float], period: Period,

@@ -5,14 +5,14 @@ opened). A ticket counts as repaired when it was resolved (or closed without a r
 to repair is opened → resolved in hours, over the tickets resolved within the period. Faults per
 device (equity, procurement) count the hardware kinds only (FAULT_KINDS), not reachability.
 
-Lamps and filters due reuse what a ticket's context computes (tickets/context.py `daily_on_hours`,
-tickets/rules.py `forecast_date`, the profile's rated life through TicketService.rated_life).
+Lamps and filters due reuse the tickets' forecast (tickets/rules.py `forecast_date`, the profile's
+rated life through TicketService.rated_life) with the hours a day the energy roll-up measured.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from statistics import fmean
 from types import SimpleNamespace
 from typing import Any
@@ -31,9 +31,8 @@ DEVICES = Device.__table__
 AGENTS = Agent.__table__
 P = PREVIOUS_SUFFIX
 FAULT_KINDS = ("lamp", "fan", "temperature", "cover", "filter", "other")
-# A lamp or filter is listed when it can reach its rated hours within this many days even if it
-# burned all day (a cheap filter before each device's on-hours are read from the history).
-DUE_HORIZON_DAYS = 365
+DUE_HORIZON_DAYS = 365  # lamps and filters forecast within this many days are listed
+TREND_DAYS = 30  # the hours a day of the last this many days (as tickets/context.py)
 
 
 @dataclass(frozen=True)
@@ -92,24 +91,33 @@ def health_section(tickets: list[TicketRow], availability: tuple[float | None, f
     ])
 
 
-def due_units(conn: Connection, units: list[Unit], now: datetime, today: date, settings: Any) -> list[dict[str, Any]]:
-    """Lamps and filters whose forecast replacement date is known, soonest first (the units behind devices)."""
-    from avfleet.controller.tickets.context import daily_on_hours
+def due_units(conn: Connection, units: list[Unit], today: date, tickets: Any) -> list[dict[str, Any]]:
+    """Lamps and filters whose forecast replacement date is known, soonest first (the units behind devices).
+
+    `tickets` is a TicketService (its rated_life, from the device's profile); the hours a day are the
+    device's lit hours over the last TREND_DAYS finished days as the energy roll-up counted them
+    (energy_daily.hours_on, from the same transitions as tickets/context.py `daily_on_hours`, read
+    for every device in one query instead of two per device).
+    """
+    from avfleet.controller.energy.models import EnergyDay
     from avfleet.controller.tickets.rules import forecast_date
-    from avfleet.controller.tickets.service import TicketService
     from avfleet.protocols.status import Identity
 
     placed = {(u.agent_id, u.device_id): u for u in units if u.agent_id and u.device_id and u.in_service(today)}
     if not placed:
         return []
-    d = DEVICES.c
-    tickets = TicketService(settings)
-    out = []
+    d, e = DEVICES.c, EnergyDay.__table__.c
     agents = sorted({a for a, _ in placed})
-    rows = []
+    rows, trend = [], {}
     for i in range(0, len(agents), 500):
-        rows += conn.execute(sa.select(d.id, d.agent_id, d.device_id, d.status)
-                             .where(d.agent_id.in_(agents[i:i + 500]))).all()
+        chunk = agents[i:i + 500]
+        rows += conn.execute(sa.select(d.agent_id, d.device_id, d.status).where(d.agent_id.in_(chunk))).all()
+        trend.update({(r.agent_id, r.device_id): r.hours / r.days for r in conn.execute(
+            sa.select(e.agent_id, e.device_id, sa.func.sum(e.hours_on).label("hours"),
+                      sa.func.count().label("days"))
+            .where(e.day >= today - timedelta(days=TREND_DAYS), e.day < today, e.agent_id.in_(chunk))
+            .group_by(e.agent_id, e.device_id))})
+    out = []
     for row in rows:
         unit = placed.get((row.agent_id, row.device_id))
         status = row.status or {}
@@ -120,16 +128,11 @@ def due_units(conn: Connection, units: list[Unit], now: datetime, today: date, s
             continue
         identity = {k: v for k, v in (status.get("identity") or {}).items() if k in Identity.model_fields}
         # rated_life reads only the identity of a status.
-        life = tickets.rated_life(SimpleNamespace(identity=Identity(**identity)))  # type: ignore[arg-type]
-        soon = [(part, hours, rated) for part, hours, rated in (("lamp", lamp_h, life.lamp_h),
-                                                                  ("filter", filter_h, life.filter_h))
-                if hours is not None and rated and rated - hours <= DUE_HORIZON_DAYS * 24]
-        if not soon:
-            continue
-        daily = daily_on_hours(conn, row.id, now)
-        for part, hours, rated in soon:
+        life = tickets.rated_life(SimpleNamespace(identity=Identity(**identity)))
+        daily = trend.get((row.agent_id, row.device_id))
+        for part, hours, rated in (("lamp", lamp_h, life.lamp_h), ("filter", filter_h, life.filter_h)):
             when = forecast_date(hours, rated, daily, today)
-            if when is not None:
+            if when is not None and (when - today).days <= DUE_HORIZON_DAYS:
                 out.append({"forecast": when, "part": part, "hours": hours, "rated": rated,
                             "daily": round(daily, 2) if daily is not None else None, "unit": unit})
     out.sort(key=lambda x: (x["forecast"], x["unit"].id, x["part"]))

@@ -99,4 +99,9 @@ def jobs(settings: ControllerSettings, clock: Callable[[], datetime] | None = No
             state["service"] = ReportService(settings)
         monthly_delivery(engine, settings, clock() if clock else now, state.get("service"))
 
-    return [Job("reports.monthly", 900.0, run)]
+    def savings(engine: Engine, _now: datetime) -> None:
+        from avfleet.controller.reports.energy_figures import split_savings
+
+        split_savings(engine)
+
+    return [Job("reports.monthly", 900.0, run), Job("reports.savings", 300.0, savings)]

@@ -64,13 +64,38 @@ def check_request(conn: Connection, municipality: str | None, year: int, scope: 
 
 
 class ReportService:
-    """Keeps one EnergyService (its profile library takes most of a second to load)."""
+    """Keeps one EnergyService and one TicketService (rated life), sharing one profile library: loading
+    it takes seconds, so it happens once per process (the API keeps its ReportService)."""
 
     def __init__(self, settings: ControllerSettings, energy_service: Any = None) -> None:
-        from avfleet.controller.energy.service import EnergyService
-
         self.settings = settings
-        self.energy = energy_service or EnergyService(settings)
+        self._energy = energy_service
+        self._tickets: Any = None
+        self._library: Any = None
+
+    def library(self) -> Any:
+        if self._library is None:
+            from avfleet.profiles.library import load_library
+
+            self._library = load_library()
+        return self._library
+
+    @property
+    def energy(self) -> Any:
+        if self._energy is None:
+            from avfleet.controller.energy.service import EnergyService
+            from avfleet.controller.energy.watts import WattsResolver
+
+            self._energy = EnergyService(self.settings, WattsResolver(self.library()))
+        return self._energy
+
+    @property
+    def tickets(self) -> Any:
+        if self._tickets is None:
+            from avfleet.controller.tickets.service import TicketService
+
+            self._tickets = TicketService(self.settings, self.library())
+        return self._tickets
 
     def document(self, conn: Connection, municipality: str | None, year: int, lang: str, now: datetime,
                  scope: Scope = COUNTY) -> ReportDocument:
@@ -85,7 +110,7 @@ class ReportService:
         saved_now = energy_figures.kwh_saved(conn, period, scope).get(municipality, 0.0)
         saved_then = energy_figures.kwh_saved(conn, before, scope).get(municipality, 0.0)
         # Lamps and filters: today's readings and forecast, whatever the year (they look ahead).
-        due = health.due_units(conn, units, now, now.astimezone(STOCKHOLM).date(), self.settings)
+        due = health.due_units(conn, units, now.astimezone(STOCKHOLM).date(), self.tickets)
         sections = [
             indicators.inventory_section(units, period, lang),
             health.health_section(tickets, (energy_now.availability(), energy_then.availability()), period, lang),

@@ -12,8 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from avfleet.controller.energy.models import EnergyMonth, EnergyRolledDay
-from avfleet.controller.fleet.models import DeviceTransition
+from avfleet.controller.energy.models import EnergyDay, EnergyMonth, EnergyRolledDay
 from avfleet.controller.inventory.models import InventoryUnit, RepairCase
 from avfleet.controller.schedules.models import ScheduleRun
 from avfleet.controller.tickets.models import Ticket
@@ -102,11 +101,13 @@ def build_fleet(engine: Engine) -> None:
             days.append({"day": day, "devices": len(DEVICES), "computed_at": T0})
             day += timedelta(days=1)
         conn.execute(EnergyRolledDay.__table__.insert(), days)
-        # b1's lamp burned all of the last 30 days: 24 h a day, 200 h left of 4000 → due in 8 days.
-        conn.execute(DeviceTransition.__table__.insert().values(
-            device_pk=pks["b1"], agent_id="b1", device_id="pj1", seq=1, replayed=False,
-            observed_at=NOW - timedelta(days=40), received_at=NOW - timedelta(days=40), availability="online",
-            power="on", active_faults=""))
+        # b1's lamp burned all of the last 30 days (the roll-up's hours_on): 200 h left of 4000 → due in 8 days.
+        today = NOW.date()
+        conn.execute(EnergyDay.__table__.insert(), [
+            {"device_pk": pks["b1"], "day": today - timedelta(days=n), "year": (today - timedelta(days=n)).year,
+             "month": (today - timedelta(days=n)).month, "period_s": 86400.0, "measured_s": 86400.0,
+             "municipality": VMO, "school": "Gröndalsskolan", "room": "Sal 1", "agent_id": "b1", "device_id": "pj1",
+             "kwh": 0.1, "hours_on": 24.0, "computed_at": T0} for n in range(1, 31)])
         unit_ids = [conn.execute(InventoryUnit.__table__.insert().values(**u)).inserted_primary_key[0] for u in UNITS]
         for kind, municipality, agent, opened, repaired in TICKETS:
             conn.execute(Ticket.__table__.insert().values(

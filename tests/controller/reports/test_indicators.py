@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from avfleet.controller.reports.document import PREVIOUS_SUFFIX as P
 from avfleet.controller.reports.document import ReportDocument, Table
+from avfleet.controller.reports.energy_figures import SAVINGS, split_savings
 from avfleet.controller.reports.service import ReportService
 from avfleet.controller.settings import load_settings
 from tests.controller.reports.support import JKPG, NOW, YEAR, build_fleet
@@ -62,6 +64,14 @@ def test_a_municipality_report_has_the_known_figures_beside_last_year(engine: En
     assert (months[0]["kwh"], months[2]["kwh"], months[2]["kwh" + P]) == (10.0, 15.0, 8.0)
     assert table(doc, "energy", "energy").note_values["source"].startswith("IVL")
     assert doc.co2e_g_per_kwh == 59.0
+    # The reports.savings job splits each run once; the report then reads the split, with the same answer.
+    assert split_savings(engine) == 1 and split_savings(engine) == 0
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(SAVINGS)).scalar_one() == 2
+        again = service.document(conn, JKPG, YEAR, "sv", NOW)
+        county = service.document(conn, None, YEAR, "sv", NOW)
+    assert table(again, "energy", "energy").rows[3]["value"] == 1.5
+    assert table(county, "energy", "energy").rows[3]["value"] == 3.0
 
 
 def test_the_county_report_adds_equity_and_procurement_and_speaks_english(engine: Engine,

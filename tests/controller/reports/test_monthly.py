@@ -28,7 +28,7 @@ def test_the_monthly_report_arrives_once_with_its_pdf_across_a_restart(db_url: s
         reports = report_jobs.jobs(settings, clock=lambda: FIRST_OF_FEBRUARY)
         # The first runner enqueues the report, then stops before the outbox sent it (a restart).
         first = JobRunner(engine, reports, holder="controller-1")
-        assert first.run_due() == ["reports.monthly"]
+        assert first.run_due() == ["reports.monthly", "reports.savings"]
         first.stop()
         o = Notification.__table__.c
         with engine.connect() as conn:
