@@ -4,7 +4,8 @@ A device's state holds from one transition to the next. Each stretch of time is 
 edges and at the school hours, then counted:
 
 - a gap (no energy, not covered) where the device is not `online`, its power is `unknown`, its
-  agent has been silent since `cutoff`, or no watts are known for its state;
+  agent has been silent since `cutoff` or was out (lost or stopped) during one of its `outages`,
+  or no watts are known for its state;
 - measured where the reading carries `power_w`, else rated (the profile's watts for the state).
   A device that answers in standby keeps its network interface up, so standby draws the profile's
   `networked_standby` watts (the eco-standby `standby` figure only where no networked one is rated).
@@ -13,7 +14,7 @@ edges and at the school hours, then counted:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 
@@ -59,9 +60,17 @@ class Figures:
     hours_on: float = 0.0
     hours_left_on: float = 0.0
 
-    def add(self, other: Figures) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+    def add(self, other: Figures, sign: float = 1.0) -> None:
+        """Add `other` (sign -1: take it away); spelled out, a loop over fields() cost 0.1 ms a call."""
+        self.period_s += sign * other.period_s
+        self.measured_s += sign * other.measured_s
+        self.rated_s += sign * other.rated_s
+        self.kwh += sign * other.kwh
+        self.kwh_school_hours += sign * other.kwh_school_hours
+        self.kwh_left_on += sign * other.kwh_left_on
+        self.kwh_standby += sign * other.kwh_standby
+        self.hours_on += sign * other.hours_on
+        self.hours_left_on += sign * other.hours_left_on
 
     @property
     def coverage(self) -> float:
@@ -77,20 +86,26 @@ class Figures:
 
 
 def compute(readings: Sequence[Reading], start: datetime, end: datetime, *, watts: Watts | None,
-            school: tuple[datetime, datetime] | None, cutoff: datetime | None = None) -> Figures:
+            school: tuple[datetime, datetime] | None, cutoff: datetime | None = None,
+            outages: Sequence[tuple[datetime, datetime]] = ()) -> Figures:
     """Figures of [start, end) from readings sorted by time (the last one before `start` included).
 
     `school` is the school-hours window of a school day (None on other days); `cutoff` the moment after
-    which nothing is known (the agent lost or stopped since then).
+    which nothing is known (the agent lost or stopped since then); `outages` the (since, until)
+    stretches while the agent was lost or stopped: gaps, whatever state was last reported before them.
     """
     out = Figures(period_s=max(0.0, (end - start).total_seconds()))
     if end <= start:
         return out
     known_until = end if cutoff is None else max(start, min(end, cutoff))
-    cuts = sorted({t for t in (school or ()) if start < t < known_until})
+    gaps = [(max(a, start), min(b, known_until)) for a, b in outages if a < known_until and b > start]
+    # Every school-hours and outage edge cuts the stretches, so each piece is wholly in or out of both.
+    cuts = sorted({t for t in (*(school or ()), *(t for gap in gaps for t in gap)) if start < t < known_until})
     for seg_start, seg_end, reading in _segments(readings, start, known_until):
         edges = [seg_start, *(t for t in cuts if seg_start < t < seg_end), seg_end]
         for a, b in pairwise(edges):
+            if gaps and any(g0 <= a and b <= g1 for g0, g1 in gaps):
+                continue  # the agent was out: nothing is known of the device then
             in_school = school is not None and school[0] <= a and b <= school[1]
             _count(out, reading, (b - a).total_seconds(), in_school, watts)
     return out

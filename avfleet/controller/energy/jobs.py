@@ -1,14 +1,19 @@
-"""Periodic work of the energy domain: roll up finished local days into energy_daily."""
+"""Periodic work of the energy domain: roll up finished local days into energy_daily, and note agent
+outages (agent_outages) so that their devices' figures have gaps there."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy.engine import Engine
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
 
+from avfleet.controller.db import write_transaction
+from avfleet.controller.energy.models import AgentOutage
 from avfleet.controller.energy.rollup import days_between, first_history_day, rolled_days, rollup_days_apart
 from avfleet.controller.energy.school_days import LOCAL, parse_school_hours
 from avfleet.controller.energy.watts import WattsResolver
+from avfleet.controller.fleet.models import Agent
 from avfleet.controller.jobs.runner import Job
 from avfleet.controller.settings import ControllerSettings
 
@@ -37,6 +42,44 @@ def rollup(engine: Engine, settings: ControllerSettings, resolver: WattsResolver
     return todo
 
 
+def note_outages(conn: Connection, now: datetime, lost_after_s: float) -> int:
+    """Open an outage for each agent that is out and has none open, close the open ones of agents that
+    are back; how many changed.
+
+    Out: its Will marked it lost, it said "offline" on a clean stop, or nothing came from it for
+    `lost_after_s`. The outage starts at the agent's last_seen (the last thing known of it), and ends
+    at the envelope time of the online status it sent on coming back (else its last_seen). An outage
+    shorter than this job's interval plus lost_after_s may go unnoticed (docs/energy.md).
+    """
+    a, o = Agent.__table__.c, AgentOutage.__table__.c
+    silent_since = now - timedelta(seconds=lost_after_s)
+    open_ = {r.agent_id: r for r in conn.execute(sa.select(o.id, o.agent_id, o.since).where(o.until.is_(None)))}
+    changes = 0
+    for r in conn.execute(sa.select(a.agent_id, a.state, a.last_seen, a.state_ts)):
+        if r.last_seen is None:
+            continue  # never heard of: no state to extend
+        reason = "offline" if r.state == "offline" else "lost" if (
+            r.state == "lost" or r.last_seen < silent_since) else None
+        outage = open_.get(r.agent_id)
+        if reason is not None and outage is None:
+            conn.execute(AgentOutage.__table__.insert().values(agent_id=r.agent_id, since=r.last_seen,
+                                                                reason=reason))
+            changes += 1
+        elif reason is None and outage is not None:
+            back = r.state_ts if r.state == "online" and r.state_ts is not None and r.state_ts > outage.since \
+                else r.last_seen
+            conn.execute(AgentOutage.__table__.update().where(o.id == outage.id)
+                         .values(until=max(back, outage.since)))
+            changes += 1
+    return changes
+
+
+def outages(engine: Engine, settings: ControllerSettings, now: datetime) -> int:
+    with write_transaction(engine) as conn:
+        return note_outages(conn, now, settings.agent_lost_after_s)
+
+
 def jobs(settings: ControllerSettings) -> list[Job]:
     resolver = WattsResolver()
-    return [Job("energy.rollup", 600.0, lambda engine, now: rollup(engine, settings, resolver, now))]
+    return [Job("energy.rollup", 600.0, lambda engine, now: rollup(engine, settings, resolver, now)),
+            Job("energy.outages", 15.0, lambda engine, now: outages(engine, settings, now))]

@@ -12,10 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
-from avfleet.controller.calendars.service import SchoolDays
+from avfleet.controller.calendars.models import CalendarDay
+from avfleet.controller.calendars.service import Calendar, Holidays, SchoolDays
 from avfleet.controller.db import write_transaction
 from avfleet.controller.energy.compute import Figures, Reading, Watts, compute
-from avfleet.controller.energy.models import EnergyDay, EnergyMonth, EnergyRolledDay
+from avfleet.controller.energy.models import AgentOutage, EnergyDay, EnergyMonth, EnergyRolledDay
 from avfleet.controller.energy.school_days import is_school_day, local_day_bounds, school_window
 from avfleet.controller.energy.watts import WattsResolver, configured_profiles
 from avfleet.controller.fleet.models import Agent, Device, DeviceTransition
@@ -26,6 +27,11 @@ HISTORY = DeviceTransition.__table__
 DAILY = EnergyDay.__table__
 ROLLED = EnergyRolledDay.__table__
 MONTHLY = EnergyMonth.__table__
+OUTAGES = AgentOutage.__table__
+CALENDAR_DAYS = CalendarDay.__table__
+# An outage still open runs to the end of any window.
+OPEN_END = datetime(9999, 1, 1, tzinfo=UTC)
+Outages = dict[str, list[tuple[datetime, datetime]]]
 # A PDU's own reading is the sum of what it feeds: counting it too would count those devices twice.
 EXCLUDED_KINDS = ("pdu",)
 
@@ -109,21 +115,62 @@ def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
         yield items[i:i + size]
 
 
+class BulkSchoolDays(SchoolDays):
+    """calendars.service.SchoolDays with every place's calendar read in one query: a county-wide
+    computation touches hundreds of schools, and one query per school cost a second on 5,000 devices.
+    The rule is SchoolDays.calendar's: the school's own rows when it has any, else its municipality's."""
+
+    def __init__(self, conn: Connection, holidays: Holidays | None = None) -> None:
+        super().__init__(conn, holidays)
+        c = CALENDAR_DAYS.c
+        self._rows: dict[tuple[str, str | None], list[tuple[date, date, str, str]]] = defaultdict(list)
+        for r in conn.execute(sa.select(c.municipality, c.school, c.start, c.end, c.kind, c.name).order_by(c.start)):
+            self._rows[(r.municipality, r.school)].append((r.start, r.end, r.kind, r.name))
+        self._bulk: dict[tuple[str, str | None], Calendar] = {}
+
+    def calendar(self, municipality: str | None, school: str | None = None) -> Calendar:
+        if municipality is None:
+            return Calendar()
+        key = (municipality, school)
+        found = self._bulk.get(key)
+        if found is None:
+            own = self._rows.get((municipality, school), []) if school is not None else []
+            found = self._bulk[key] = Calendar(own or self._rows.get((municipality, None), []))
+        return found
+
+
+def load_outages(conn: Connection, start: datetime, end: datetime) -> Outages:
+    """Each agent's outages overlapping [start, end), as (since, until) with an open one until OPEN_END."""
+    o = OUTAGES.c
+    out: Outages = defaultdict(list)
+    rows = conn.execute(sa.select(o.agent_id, o.since, o.until)
+                        .where(o.since < end, sa.or_(o.until.is_(None), o.until > start)).order_by(o.since))
+    for r in rows:
+        out[r.agent_id].append((r.since, r.until or OPEN_END))
+    return out
+
+
 def day_figures(devices: list[DeviceInfo], history: dict[int, list[Reading]], day: date, now: datetime,
-                hours: tuple[time, time], calendar: SchoolDays | None = None) -> dict[int, Figures]:
+                hours: tuple[time, time], calendar: SchoolDays | None = None,
+                outages: Outages | None = None) -> dict[int, Figures]:
     """Each device's figures of one local day, up to `now` when the day is today.
 
     `calendar`: the school calendars (breaks and study days are no school days); without it a
-    school day is a weekday that is not a public holiday.
+    school day is a weekday that is not a public holiday. `outages`: per agent, the stretches it was
+    lost or stopped (gaps for its devices).
     """
     start, end = local_day_bounds(day)
     end = min(end, now)
     window = school_window(day, hours)
     out = {}
+    school_day: dict[tuple[str | None, str | None], bool] = {}
     for dev in devices:
-        school = window if is_school_day(dev.municipality, dev.school, day, calendar) else None
+        place = (dev.municipality, dev.school)
+        if place not in school_day:
+            school_day[place] = is_school_day(dev.municipality, dev.school, day, calendar)
         out[dev.pk] = compute(_within(history.get(dev.pk, []), start, end), start, end, watts=dev.watts,
-                              school=school, cutoff=dev.cutoff)
+                              school=window if school_day[place] else None, cutoff=dev.cutoff,
+                              outages=outages.get(dev.agent_id, ()) if outages else ())
     return out
 
 
@@ -142,8 +189,9 @@ def days_figures(conn: Connection, devices: list[DeviceInfo], days: list[date], 
     start, _ = local_day_bounds(min(days))
     _, end = local_day_bounds(max(days))
     history = load_history(conn, [d.pk for d in devices], start, min(end, now))
-    calendar = SchoolDays(conn)  # each place's calendar read once for all these days
-    return {day: day_figures(devices, history, day, now, hours, calendar) for day in days}
+    calendar = BulkSchoolDays(conn)  # every place's calendar read once for all these days
+    outages = load_outages(conn, start, min(end, now))
+    return {day: day_figures(devices, history, day, now, hours, calendar, outages) for day in days}
 
 
 def rollup_day(conn: Connection, day: date, now: datetime, hours: tuple[time, time],
