@@ -111,6 +111,14 @@ def place_counts(conn: Connection, scope: Scope, level: str, school_hours: str, 
     return sorted(out.values(), key=lambda p: p.name.casefold())
 
 
+def municipalities(conn: Connection, scope: Scope) -> list[str]:
+    """The municipalities in the caller's scope that have agents (the filter menus)."""
+    a = AGENTS.c
+    rows = conn.execute(sa.select(a.municipality).distinct().where(*scope.clauses(a.municipality),
+                                                                   a.municipality.is_not(None)))
+    return sorted((r.municipality for r in rows), key=str.casefold)
+
+
 def total_of(rows: list[PlaceCounts], name: str) -> PlaceCounts:
     total = PlaceCounts(name=name)
     for row in rows:

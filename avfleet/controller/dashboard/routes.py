@@ -55,6 +55,20 @@ def _pages(total: int, page: int) -> dict[str, Any]:
             "prev_page": page - 1 if page > 1 else None, "next_page": page + 1 if page < last else None}
 
 
+SUMMED = ("kwh", "kwh_left_on", "kwh_standby", "hours_left_on", "co2e_kg")
+
+
+def energy_sums(items: list[dict[str, Any]], level: str) -> list[dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        row = out.setdefault(item[level], {level: item[level], "basis": item["basis"], **dict.fromkeys(SUMMED, 0.0)})
+        for name in SUMMED:
+            row[name] += item[name]
+        if row["basis"] != item["basis"]:
+            row["basis"] = "mixed"
+    return [out[name] for name in sorted(out, key=lambda n: (n or "").casefold())]
+
+
 def build_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -111,9 +125,9 @@ def build_router() -> APIRouter:
         f = Filters(municipality or None, school or None, room or None, state, fault)
         with ctx.engine.connect() as conn:
             items, total = device_list.search_devices(conn, f, q, page, who.scope)
-            places = counts.place_counts(conn, who.scope, "municipality", ctx.settings.school_hours, utc_now())
-        return render(request, "devices.html", who, items=items, q=q or "", filters=f,
-                      municipalities=[p.name for p in places], states=device_list.STATES,
+            names = counts.municipalities(conn, who.scope)
+        return render(request, "devices.html", who, items=items, q=q or "", filters=f, municipalities=names,
+                      states=device_list.STATES,
                       faults=device_list.FAULTS, **_pages(total, page))
 
     @router.get("/d/{agent_id}/{device_id}", response_class=HTMLResponse)
@@ -163,9 +177,9 @@ def build_router() -> APIRouter:
         with ctx.engine.connect() as conn:
             daily = service.items(conn, EnergyQuery("county" if not municipality else "municipality",
                                                     today - timedelta(days=29), today, "day", **place), now)
-            places = service.items(conn, EnergyQuery("school" if municipality else "municipality", first, today,
-                                                     "month", **place), now)
             schools = service.items(conn, EnergyQuery("school", first, today, "month", **place), now)
+        # The municipalities' month is the sum of their schools' (one energy computation, not two).
+        places = schools if municipality else energy_sums(schools, "municipality")
         series = device_view.daily_series(daily, today - timedelta(days=29), today)
         schools.sort(key=lambda e: -e["hours_left_on"])
         return render(request, "energy.html", who, municipality=municipality or "", first=first, today=today,
@@ -197,10 +211,10 @@ def build_router() -> APIRouter:
         with ctx.engine.connect() as conn:
             units, total = register.list_units(conn, filters=filters, moved=None, limit=PAGE,
                                                offset=(page - 1) * PAGE, scope=who.scope)
-            places = counts.place_counts(conn, who.scope, "municipality", ctx.settings.school_hours, utc_now())
+            names = counts.municipalities(conn, who.scope)
         year = date.today().year - 1
         return render(request, "inventory.html", who, units=units, municipality=municipality or "",
-                      lifecycle=lifecycle or "", municipalities=[p.name for p in places], report_year=year,
+                      lifecycle=lifecycle or "", municipalities=names, report_year=year,
                       lifecycles=("in_use", "in_repair", "spare", "reused", "retired", "recycled"),
                       **_pages(total, page))
 
