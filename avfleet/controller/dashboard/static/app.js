@@ -28,6 +28,13 @@
     return answer;
   }
 
+  // Links in tickets and e-mails name a device as /#device/AGENT/DEVICE (or /#agent/AGENT): the page's URL now.
+  const legacy = location.pathname === "/" && location.hash.match(/^#(device|agent)\/([^/]+)(?:\/(.+))?$/);
+  if (legacy) {
+    location.replace(legacy[1] === "device" && legacy[3] ? "/d/" + legacy[2] + "/" + legacy[3] : "/devices?q=" + legacy[2]);
+    return;
+  }
+
   // --- login -----------------------------------------------------------------------------------
   const loginForm = document.getElementById("login-form");
   if (loginForm) {
