@@ -11,6 +11,7 @@ tables; their figures are on one "Chart data" sheet at the end.
 from __future__ import annotations
 
 import io
+import math
 import re
 from datetime import date, datetime
 from typing import Any
@@ -103,7 +104,12 @@ class _SheetNames:
         self.used: set[str] = set()
 
     def take(self, wanted: str) -> str:
-        base = _FORBIDDEN.sub(" ", wanted).strip().strip("'")[:31] or "Sheet"
+        base = re.sub(r"\s+", " ", _FORBIDDEN.sub(" ", wanted)).strip().strip("'") or "Sheet"
+        if len(base) > 31:
+            # Cut at a word and say so: "Reparationer, återbruk och…", not "… och åter".
+            cut = base[:30] if base[30] == " " else base[:30].rsplit(" ", 1)[0]
+            cut = cut.rstrip(",;–- ")
+            base = (cut if len(cut) >= 15 else base[:30]) + "…"
         name, number = base, 2
         while name.lower() in self.used:
             suffix = f" ({number})"
@@ -153,6 +159,7 @@ def _cover(sheet: Worksheet, doc: ReportDocument, lang: str, formats: _Formats) 
 def _section(sheet: Worksheet, section: Section, doc: ReportDocument, lang: str, formats: _Formats) -> int:
     """Write the section's tables one under the other; answer how many columns the widest one takes."""
     widths: dict[int, float] = {}
+    header_cells: list[tuple[int, list[OutColumn]]] = []
     row = 0
     first = True
     for table in section.tables:
@@ -164,6 +171,7 @@ def _section(sheet: Worksheet, section: Section, doc: ReportDocument, lang: str,
             sheet.write_string(row, index, column.header, formats.header)
             # Headers wrap: measure their longest word, not the whole sentence.
             _widen(widths, index, max((len(w) for w in column.header.split()), default=0) + 2)
+        header_cells.append((row, columns))
         row += 1
         if not table.rows:
             sheet.write_string(row, 0, text("layout.empty_table", lang), formats.note)
@@ -185,8 +193,15 @@ def _section(sheet: Worksheet, section: Section, doc: ReportDocument, lang: str,
             sheet.write_string(row, 0, note, formats.note)
             row += 1
         row += 1
-    for index, width in widths.items():
-        sheet.set_column(index, index, min(_MAX_WIDTH, max(_MIN_WIDTH, width)))
+    final = {index: min(_MAX_WIDTH, max(_MIN_WIDTH, width)) for index, width in widths.items()}
+    for index, width in final.items():
+        sheet.set_column(index, index, width)
+    for header_row, columns in header_cells:
+        # Not every spreadsheet grows a row for wrapped text on opening: give the header its lines.
+        lines = max((math.ceil(len(c.header) / max(1.0, final.get(i, _MIN_WIDTH) - 1)) for i, c in enumerate(columns)),
+                    default=1)
+        if lines > 1:
+            sheet.set_row(header_row, 15 * min(lines, 6))
     return max(widths, default=-1) + 1
 
 

@@ -299,6 +299,18 @@ def test_long_sheet_names_are_cut_and_kept_apart() -> None:
         doc = ReportDocument("inventory", "Habo", 2026, GENERATED,
                              [Section("a", long, [table]), Section("b", long, [table])])
         names = openpyxl.load_workbook(io.BytesIO(render(doc, "xlsx", "sv"))).sheetnames
-    assert names[1] == "Garantier som löper ut  inom 30"
+    assert names[1] == "Garantier som löper ut inom 30…"
     assert len(names[2]) <= 31 and names[2].endswith("(2)")
+
+
+def test_csv_texts_that_look_like_formulas_are_defused_and_xlsx_keeps_them_text() -> None:
+    columns = (Column("notes", "test.col.notes"), Column("count", "test.col.count", "int"))
+    table = Table("t", "test.table.units", columns, [{"notes": "=HYPERLINK(\"http://x\")", "count": -3},
+                                                     {"notes": "@SUM(A1)", "count": None}])
+    doc = ReportDocument("inventory", "Mullsjö", 2026, GENERATED, [Section("s", "test.section.inventory", [table])])
+    rows = parse_csv(render(doc, "csv", "en"))
+    assert rows[-2][2:] == ["'=HYPERLINK(\"http://x\")", "-3"]
+    assert rows[-1][2:] == ["'@SUM(A1)", ""]
+    sheet = openpyxl.load_workbook(io.BytesIO(render(doc, "xlsx", "en")))["Inventory and ages"]
+    assert sheet["A3"].value == "=HYPERLINK(\"http://x\")" and sheet["A3"].data_type == "s"
 
