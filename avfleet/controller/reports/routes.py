@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -55,9 +54,6 @@ def build_router() -> APIRouter:
         with write_transaction(ctx.engine) as conn:
             record(conn, principal, "report.download", target, "ok", {**detail, "bytes": len(made.body)})
         disposition = f'attachment; filename="{made.filename}"'
-        if municipality:  # the name with å, ä and ö for clients that read RFC 6266's filename*
-            prefix = "rapport" if lang == "sv" else "report"
-            disposition += f"; filename*=UTF-8''{quote(f'{prefix}-{municipality}-{year}-{lang}.{format}')}"
         return Response(made.body, media_type=made.media_type, headers={"Content-Disposition": disposition})
 
     @router.get("/reports/equity", response_model=EquityAnswer,

@@ -135,10 +135,10 @@ class ReportService:
             raise InvalidInput(f"format must be one of {', '.join(FORMATS)}")
         if lang not in ("sv", "en"):
             raise InvalidInput("lang must be sv or en")
-        from avfleet.controller.reports.render import render
+        from avfleet.controller.reports.render import filename, media_type, render
 
         doc = self.document(conn, municipality, year, lang, now, scope)
-        return ReportFile(render(doc, fmt, lang), filename(municipality, year, fmt, lang), MEDIA_TYPES[fmt])  # type: ignore[arg-type]
+        return ReportFile(render(doc, fmt, lang), filename(doc, fmt, lang), media_type(fmt))  # type: ignore[arg-type]
 
     def equity(self, conn: Connection, year: int, now: datetime, scope: Scope = COUNTY) -> dict[str, Any]:
         check_request(conn, None, year)  # the year only: a limited caller gets its own municipalities
@@ -158,13 +158,3 @@ class ReportService:
         return procurement.procurement_answer(
             procurement.procurement_items(units, tickets, cases, energy, period), year)
 
-
-def filename(municipality: str | None, year: int, fmt: str, lang: str) -> str:
-    """`rapport-jonkoping-2026-sv.pdf`: ASCII (any mail client and header keeps it), the name in the header's
-    filename* too (routes.py)."""
-    import unicodedata
-
-    name = municipality or ("lan" if lang == "sv" else "county")
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    slug = "".join(c if c.isalnum() else "-" for c in plain).strip("-") or "kommun"
-    return f"{'rapport' if lang == 'sv' else 'report'}-{slug}-{year}-{lang}.{fmt}"

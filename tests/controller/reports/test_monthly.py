@@ -45,7 +45,7 @@ def test_the_monthly_report_arrives_once_with_its_pdf_across_a_restart(db_url: s
         assert sorted(rcpt) == ["it@jonkoping.example", "rektor@jonkoping.example"]
         assert message["Subject"] == "Inventarierapport Jönköping 2026 (till och med 2026-01)"
         (attachment,) = list(message.iter_attachments())
-        assert attachment.get_filename() == "rapport-jonkoping-2026-sv.pdf"
+        assert attachment.get_filename() == "inventarierapport-jonkoping-2026.pdf"
         assert attachment.get_content_type() == "application/pdf"
         assert attachment.get_content().startswith(b"%PDF")
         assert "Bifogat finns inventarierapporten för Jönköping" in message.get_body(("plain",)).get_content()

@@ -42,16 +42,14 @@ def test_reports_answer_files_and_keep_to_the_callers_municipalities(client: Tes
                      params={"municipality": JKPG, "year": YEAR, "format": "xlsx", "lang": "sv"})
     assert res.status_code == 200, res.text
     assert res.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    disposition = res.headers["content-disposition"]
-    assert 'filename="rapport-jonkoping-2025-sv.xlsx"' in disposition
-    assert "filename*=UTF-8''rapport-J%C3%B6nk%C3%B6ping-2025-sv.xlsx" in disposition
+    assert res.headers["content-disposition"] == 'attachment; filename="inventarierapport-jonkoping-2025.xlsx"'
     book = openpyxl.load_workbook(io.BytesIO(res.content))
     cells = [c for ws in book.worksheets for row in ws.iter_rows(values_only=True) for c in row if c is not None]
     assert "Medeltid till åtgärd" in cells and 170 in cells  # kWh of Jönköping's year, a number cell
 
     res = client.get("/api/v1/reports/inventory", headers=ADMIN, params={"year": YEAR, "format": "csv", "lang": "en"})
     assert res.status_code == 200 and res.headers["content-type"].startswith("text/csv")
-    assert "Evidence for procurement" in res.content.decode("utf-8-sig") or b"procurement" in res.content
+    assert "Evidence for procurement" in res.content.decode("utf-8-sig")
     assert client.get("/api/v1/reports/inventory", headers=ADMIN,
                       params={"municipality": "Atlantis", "year": YEAR}).status_code == 404
     assert client.get("/api/v1/reports/inventory", params={"year": YEAR}).status_code == 401
