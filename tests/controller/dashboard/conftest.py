@@ -10,7 +10,7 @@ put the projectors they touch into the state they need first (`set_power`).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -46,6 +46,7 @@ class Stack:
     emulators: EmulatorThread
     api: httpx.Client
     agents: list[AgentProcess]
+    sessions: dict[str, list[dict]] = field(default_factory=dict)  # user -> its session cookies
 
     @property
     def base_url(self) -> str:
@@ -116,6 +117,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture(scope="session")
 def browser_session() -> Iterator[BrowserSession]:
     session = BrowserSession()
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)  # 5 s is short on a 2-core machine shared by a whole team
     try:
         yield session
     finally:
@@ -138,12 +142,18 @@ def new_page(browser_session: BrowserSession, stack: Stack) -> Iterator[Any]:
         context.close()
 
 
-def login(page: Any, user: str, password: str = PASSWORD, *, then: str = "/") -> None:
-    """Sign in through the login form and wait for the page it leads to."""
+def login(page: Any, stack: Stack, user: str, *, then: str = "/") -> None:
+    """Sign in through the login form (once per user and module: later tests reuse its cookies, since
+    every Argon2 check costs a second on a loaded machine) and wait for the page it leads to."""
     from playwright.sync_api import expect
 
-    page.goto("/login?" + urlencode({"next": then}))
-    page.fill("#username", user)
-    page.fill("#password", password)
-    page.click("[data-testid=login-submit]")
+    if user in stack.sessions:
+        page.context.add_cookies(stack.sessions[user])
+        page.goto(then)
+    else:
+        page.goto("/login?" + urlencode({"next": then}))
+        page.fill("#username", user)
+        page.fill("#password", PASSWORD)
+        page.click("[data-testid=login-submit]")
     expect(page.locator("[data-testid=nav]")).to_be_visible()
+    stack.sessions.setdefault(user, page.context.cookies())

@@ -64,7 +64,7 @@ def test_login_lands_on_the_overview(stack: Stack, new_page: Any) -> None:
 
 def test_drill_down_county_municipality_school_device(stack: Stack, new_page: Any) -> None:
     page = new_page()
-    login(page, "admin")
+    login(page, stack, "admin")
     page.locator(f'[data-testid=municipality-row][data-municipality="{JKPG["municipality"]}"] a').first.click()
     expect(page.locator("[data-testid=school-row]")).to_have_count(1)
     screenshot(page, "municipality-jonkoping")
@@ -86,7 +86,7 @@ def test_drill_down_county_municipality_school_device(stack: Stack, new_page: An
 def test_projector_state_change_appears_without_reload(stack: Stack, new_page: Any) -> None:
     stack.set_power(1, "on")
     listing = new_page()
-    login(listing, "tekniker", then="/devices?" + f"municipality={quote(JKPG['municipality'])}")
+    login(listing, stack, "tekniker", then="/devices?" + f"municipality={quote(JKPG['municipality'])}")
     cell = power_cell(listing, JKPG_AGENT, "pj-01")
     expect(cell).to_have_attribute("data-value", "on")
     detail = listing.context.new_page()  # same session cookie, a second tab
@@ -112,7 +112,7 @@ def test_projector_state_change_appears_without_reload(stack: Stack, new_page: A
 def test_technician_powers_a_projector_off(stack: Stack, new_page: Any) -> None:
     stack.set_power(0, "on")
     page = new_page()
-    login(page, "tekniker", then=device_path(JKPG_AGENT, "pj-00"))
+    login(page, stack, "tekniker", then=device_path(JKPG_AGENT, "pj-00"))
     expect(page.locator("[data-testid=device-power]")).to_have_attribute("data-value", "on")
     page.click("[data-testid=control-power-off]")
     dialog = page.locator("[data-testid=confirm]")
@@ -129,7 +129,7 @@ def test_technician_powers_a_projector_off(stack: Stack, new_page: Any) -> None:
 
 def test_viewer_sees_only_jonkoping_and_no_controls(stack: Stack, new_page: Any) -> None:
     page = new_page()
-    login(page, "lasare")
+    login(page, stack, "lasare")
     expect(page.locator("[data-testid=municipality-row]")).to_have_count(1)
     expect(page.locator(f'[data-testid=municipality-row][data-municipality="{JKPG["municipality"]}"]')).to_have_count(1)
     expect(page.locator("body")).not_to_contain_text(VMO["municipality"])
@@ -158,7 +158,7 @@ def test_viewer_sees_only_jonkoping_and_no_controls(stack: Stack, new_page: Any)
 
 def test_english_switch(stack: Stack, new_page: Any) -> None:
     page = new_page()
-    login(page, "admin")
+    login(page, stack, "admin")
     nav_sv = page.locator("[data-testid=nav]").inner_text()
     page.click("[data-testid=lang-switch]")
     expect(page.locator("html")).to_have_attribute("lang", "en")
@@ -172,7 +172,7 @@ def test_english_switch(stack: Stack, new_page: Any) -> None:
 
 def test_phone_width_has_no_horizontal_page_scroll(stack: Stack, new_page: Any) -> None:
     page = new_page(width=390, height=844)
-    login(page, "tekniker")
+    login(page, stack, "tekniker")
     for name, path in (("overview", "/"), ("devices", "/devices"), ("device", device_path(JKPG_AGENT, "pj-00"))):
         page.goto(path)
         expect(page.locator("[data-testid=nav]")).to_be_attached()
@@ -183,7 +183,7 @@ def test_phone_width_has_no_horizontal_page_scroll(stack: Stack, new_page: Any) 
 
 def test_keyboard_reaches_nav_and_controls_with_visible_focus(stack: Stack, new_page: Any) -> None:
     page = new_page()
-    login(page, "tekniker", then=device_path(JKPG_AGENT, "pj-00"))
+    login(page, stack, "tekniker", then=device_path(JKPG_AGENT, "pj-00"))
     expect(page.locator("[data-testid=control-power-off]")).to_be_visible()
     page.locator("body").focus()
     seen_nav = seen_control = False
