@@ -324,7 +324,6 @@ class IngestService:
         sink = self._sink
         pending = self._pending  # kept on self: a restarted loop resubmits what was in hand
         next_id = max(pending, default=0)
-        retry_delay = 0.5
         try:
             while True:
                 batch = self._collect()
@@ -340,15 +339,9 @@ class IngestService:
                         break
                     batch_id, outcome = result
                     if isinstance(outcome, str):
-                        self.metrics.commit_errors.inc()
-                        log.error("batch of %d messages failed to commit (%s); retrying in %.1fs, not acknowledged",
-                                  len(pending[batch_id]), outcome, retry_delay)
-                        if self._stop.wait(retry_delay):
+                        if not self._retry_in_order(sink, pending, batch_id, outcome):
                             return  # stopping while the database fails: the broker redelivers later
-                        retry_delay = min(retry_delay * 2, 30.0)
-                        sink.submit(batch_id, [(topic, payload) for topic, payload, _, _ in pending[batch_id]])
                         continue
-                    retry_delay = 0.5
                     self._committed(pending.pop(batch_id), outcome)
                 if not batch and self._stop.is_set():
                     if not pending:
@@ -363,6 +356,51 @@ class IngestService:
                     continue
         finally:
             sink.close()
+
+    def _retry_in_order(self, sink: Sink, pending: dict[int, list[Inbound]], failed_id: int, error: str) -> bool:
+        """After a failed commit, commit every batch in hand in the order it came, each until it succeeds.
+
+        Resubmitting only the failed batch would queue it behind the later one still at the writer:
+        once the database is back that later batch commits first, the earlier one's states arrive as
+        late states, and transitions between them are lost from the device history
+        (tests/reliability/test_outages.py, PostgreSQL restarted mid-ingest). False when stopping.
+        """
+        failed = {failed_id}
+        self.metrics.commit_errors.inc()
+        log.error("batch of %d messages failed to commit (%s); retrying in order, not acknowledged",
+                  len(pending[failed_id]), error)
+        while len(failed) < len(pending):  # the later batches still at the writer answer first
+            result = sink.next_result(1.0)
+            if result is None:
+                if self._stop.is_set():
+                    return False
+                continue
+            batch_id, outcome = result
+            if isinstance(outcome, str):
+                self.metrics.commit_errors.inc()
+                failed.add(batch_id)
+            else:
+                self._committed(pending.pop(batch_id), outcome)
+        delay = 0.5
+        while pending:
+            if self._stop.wait(delay):
+                return False
+            oldest = min(pending)
+            sink.submit(oldest, [(topic, payload) for topic, payload, _, _ in pending[oldest]])
+            result = None
+            while result is None:
+                result = sink.next_result(1.0)
+                if result is None and self._stop.is_set():
+                    return False
+            batch_id, outcome = result
+            if isinstance(outcome, str):
+                self.metrics.commit_errors.inc()
+                delay = min(delay * 2, 30.0)
+                log.error("batch of %d messages failed to commit again (%s); retrying in %.1fs, not acknowledged",
+                          len(pending[batch_id]), outcome, delay)
+                continue
+            self._committed(pending.pop(batch_id), outcome)
+        return True
 
     def _committed(self, batch: list[Inbound], result: BatchResult) -> None:
         ack = self._client.ack
