@@ -2,11 +2,11 @@
 
 Each table is a bold header row and typed cells (numbers with number formats, dates as dates,
 percents in % format, nothing as an empty cell); a compare column is followed by last year's
-column and the change. Tables stand one under the other with their title above; the first
-table's header row is frozen and filtered (a sheet has one pane and one filter). Column widths
-fit the longest value shown (capped). Charts are native Excel charts placed to the right of the
-tables; their figures are on one "Chart data" sheet at the end.
-"""
+column and the change. A section's tables stand side by side (an empty column between), titles on
+row 1 and headers on row 2, so one frozen pane keeps every header in view; the longest table has
+the sheet's filter; notes stand under their table. Column widths fit the longest value shown
+(capped). Charts are native Excel charts to the right of the tables; their figures are on one
+"Chart data" sheet at the end."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ from avfleet.i18n import STOCKHOLM, local_time, text
 _MAX_WIDTH = 60
 _MIN_WIDTH = 6
 _WIDTH_SAMPLE = 2000  # rows measured for a column's width; enough to see the longest kind of value
+_HEADER_ROW = 1  # row 0 holds the tables' titles
 _ROW_PX = 20  # the default row height in pixels, to stack charts without overlap
 _FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
@@ -57,7 +58,7 @@ def render_xlsx(doc: ReportDocument, lang: str) -> bytes:
         width = _section(sheet, section, doc, lang, formats)
         at_row = 0
         for chart in section.charts:
-            charts.append((sheet, at_row, width + 1, chart))
+            charts.append((sheet, at_row, width, chart))
             at_row += _chart_height(chart) // _ROW_PX + 2
     if charts:
         data = workbook.add_worksheet(names.take(text("layout.sheet.chart_data", lang)))
@@ -157,52 +158,59 @@ def _cover(sheet: Worksheet, doc: ReportDocument, lang: str, formats: _Formats) 
 
 
 def _section(sheet: Worksheet, section: Section, doc: ReportDocument, lang: str, formats: _Formats) -> int:
-    """Write the section's tables one under the other; answer how many columns the widest one takes."""
+    """Write the section's tables side by side; answer the first column right of them all.
+
+    Side by side, every table's title is on row 1 and its header on row 2, so one frozen pane keeps
+    every header in view (stacked tables could freeze only the first one's).
+    """
     widths: dict[int, float] = {}
-    header_cells: list[tuple[int, list[OutColumn]]] = []
-    row = 0
-    first = True
+    headers: list[tuple[int, list[OutColumn]]] = []
+    longest: tuple[int, int, int] | None = None  # (rows, first column, last column) for the filter
+    left = 0
     for table in section.tables:
         columns = out_columns(table, doc, lang)
-        sheet.write_string(row, 0, label(table.title, doc, lang), formats.table_title)
-        row += 1
-        header_row = row
-        for index, column in enumerate(columns):
-            sheet.write_string(row, index, column.header, formats.header)
+        sheet.write_string(0, left, label(table.title, doc, lang), formats.table_title)
+        for index, column in enumerate(columns, start=left):
+            sheet.write_string(_HEADER_ROW, index, column.header, formats.header)
             # Headers wrap: measure their longest word, not the whole sentence.
             _widen(widths, index, max((len(w) for w in column.header.split()), default=0) + 2)
-        header_cells.append((row, columns))
-        row += 1
+        headers.append((left, columns))
+        row = _HEADER_ROW + 1
         if not table.rows:
-            sheet.write_string(row, 0, text("layout.empty_table", lang), formats.note)
+            sheet.write_string(row, left, text("layout.empty_table", lang), formats.note)
             row += 1
         for record_index, record in enumerate(table.rows):
-            for index, column in enumerate(columns):
+            for index, column in enumerate(columns, start=left):
                 value = column.get(record)
                 _write(sheet, row, index, value, column, formats)
                 if record_index < _WIDTH_SAMPLE:
                     _widen(widths, index, _shown_width(value, column, lang))
             row += 1
-        if first and columns:
-            sheet.freeze_panes(header_row + 1, 0)
-            if table.rows:
-                sheet.autofilter(header_row, 0, row - 1, len(columns) - 1)
-            first = False
         note = note_text(table, doc, lang)
         if note:
-            sheet.write_string(row, 0, note, formats.note)
-            row += 1
-        row += 1
-    final = {index: min(_MAX_WIDTH, max(_MIN_WIDTH, width)) for index, width in widths.items()}
+            sheet.write_string(row, left, note, formats.note)
+        if columns and table.rows and (longest is None or len(table.rows) > longest[0]):
+            longest = (len(table.rows), left, left + len(columns) - 1)
+        left += max(1, len(columns)) + 1  # one empty column between tables
+        _widen(widths, left - 1, 3)
+    if section.tables:
+        sheet.freeze_panes(_HEADER_ROW + 1, 0)
+    if longest:
+        sheet.autofilter(_HEADER_ROW, longest[1], _HEADER_ROW + longest[0], longest[2])
+    final = {index: min(_MAX_WIDTH, max(_MIN_WIDTH if index not in _gaps(headers) else 3, width))
+             for index, width in widths.items()}
     for index, width in final.items():
         sheet.set_column(index, index, width)
-    for header_row, columns in header_cells:
-        # Not every spreadsheet grows a row for wrapped text on opening: give the header its lines.
-        lines = max((math.ceil(len(c.header) / max(1.0, final.get(i, _MIN_WIDTH) - 1)) for i, c in enumerate(columns)),
-                    default=1)
-        if lines > 1:
-            sheet.set_row(header_row, 15 * min(lines, 6))
-    return max(widths, default=-1) + 1
+    # Not every spreadsheet grows a row for wrapped text on opening: give the header its lines.
+    lines = max((math.ceil(len(c.header) / max(1.0, final.get(i, _MIN_WIDTH) - 1))
+                 for start, columns in headers for i, c in enumerate(columns, start=start)), default=1)
+    if lines > 1:
+        sheet.set_row(_HEADER_ROW, 15 * min(lines, 6))
+    return left
+
+
+def _gaps(headers: list[tuple[int, list[OutColumn]]]) -> set[int]:
+    return {start + max(1, len(columns)) for start, columns in headers}
 
 
 def _write(sheet: Worksheet, row: int, col: int, value: Value, column: OutColumn, formats: _Formats) -> None:

@@ -237,11 +237,14 @@ def test_xlsx_sheets_cover_and_frozen_headers(workbooks: dict[str, openpyxl.Work
     texts = [c for row in sv["Översikt"].iter_rows(values_only=True) for c in row if isinstance(c, str)]
     assert "Elpriset antas vara 1,5 kr/kWh." in texts
     sheet = sv["Inventarier och åldrar"]
-    assert sheet.freeze_panes == "A3"  # title row, then the frozen header row
-    assert sheet["A1"].value == "Enheter per slag"
+    # The tables side by side: titles on row 1, every header on row 2, frozen below it.
+    assert sheet.freeze_panes == "A3"
+    assert sheet["A1"].value == "Enheter per slag" and sheet["I1"].value == "Alla enheter"
     assert [c.value for c in sheet[2]][:4] == ["Slag", "Antal", "Antal, föregående år (2025)", "Antal, förändring"]
+    assert [c.value for c in sheet[2]][7:] == [None, "Serienummer", "Skola", "Installerad", "Anteckningar"]
     assert all(c.font.b for c in sheet[2] if c.value)
-    assert sheet.auto_filter.ref == "A2:G5"
+    assert sheet.auto_filter.ref == "I2:L202"  # the longest table's
+    assert sheet.row_dimensions[2].height >= 30  # wrapped headers get their lines
 
 
 def test_xlsx_cells_are_typed_with_formats(workbooks: dict[str, openpyxl.Workbook]) -> None:
@@ -249,13 +252,11 @@ def test_xlsx_cells_are_typed_with_formats(workbooks: dict[str, openpyxl.Workboo
     assert [c.value for c in sheet[3]][:7] == ["Projektor", 1234, 1200, 34, 4.25, 3.5, 0.75]
     assert sheet["B3"].number_format == "#,##0" and sheet["D3"].number_format.startswith("+#,##0;")
     assert sheet["C4"].value is None  # nothing known last year: an empty cell, not "–"
-    units_title = next(r for r in range(1, 20) if sheet.cell(r, 1).value == "Alla enheter")
-    first_unit = units_title + 2
-    assert sheet.cell(first_unit, 1).value == "SN-00000"
-    assert sheet.cell(first_unit + 1, 3).value == datetime(2020, 2, 2)
-    assert sheet.cell(first_unit + 1, 3).number_format == "yyyy-mm-dd"
-    assert sheet.cell(first_unit, 4).value == LONG_TEXT
-    assert sheet.max_row >= first_unit + 199
+    assert sheet["I3"].value == "SN-00000"
+    assert sheet["K4"].value == datetime(2020, 2, 2) and sheet["K4"].number_format == "yyyy-mm-dd"
+    assert sheet["K3"].value is None
+    assert sheet["L3"].value == LONG_TEXT
+    assert sheet["I202"].value == "SN-00199" and sheet["I203"].value is None
     health = workbooks["sv"]["Driftsäkerhet"]
     assert health["B3"].value == pytest.approx(0.95) and health["B3"].number_format == "0.0%"
     assert health["D3"].number_format.startswith("+0.0%")
@@ -271,10 +272,12 @@ def test_xlsx_cells_are_typed_with_formats(workbooks: dict[str, openpyxl.Workboo
 def test_xlsx_widths_fit_the_content(workbooks: dict[str, openpyxl.Workbook]) -> None:
     sheet = workbooks["sv"]["Inventarier och åldrar"]
     widths = {letter: dim.width for letter, dim in sheet.column_dimensions.items()}
-    assert 8 <= widths["A"] <= 20  # "SN-00000", "Högtalare"
-    assert widths["B"] >= len("Jönköping skola 0")
-    assert 60 <= widths["D"] < 61  # long notes: capped (60 characters), the cell wraps
-    assert sheet.cell(next(r for r in range(1, 30) if sheet.cell(r, 4).value == LONG_TEXT), 4).alignment.wrap_text
+    assert 8 <= widths["A"] <= 14  # "Högtalare", "Slag"
+    assert widths["H"] < 4  # the gap between two tables
+    assert 8 <= widths["I"] <= 14  # "SN-00000"
+    assert widths["J"] >= len("Jönköping skola 0")
+    assert 60 <= widths["L"] < 61  # long notes: capped (60 characters), the cell wraps
+    assert sheet["L3"].alignment.wrap_text
 
 
 def test_xlsx_has_native_charts_beside_the_tables(workbooks: dict[str, openpyxl.Workbook]) -> None:
