@@ -27,6 +27,7 @@ from avfleet.controller.fleet import queries
 from avfleet.controller.fleet.queries import Filters
 from avfleet.controller.inventory import register
 from avfleet.controller.schedules import service as schedules
+from avfleet.controller.schedules import tenancy as schedule_tenancy
 from avfleet.controller.tickets.models import ACTIVE_STATES, KINDS, SEVERITIES, STATES, Ticket
 from avfleet.i18n import STOCKHOLM
 from avfleet.protocols.status import utc_now
@@ -191,14 +192,11 @@ def build_router() -> APIRouter:
         shown: list[dict[str, Any]] = []
         today = utc_now().astimezone(STOCKHOLM).date()
         with ctx.engine.connect() as conn:
-            items, _ = schedules.list_schedules(conn, municipality=None, limit=200, offset=0)
+            # The API's tenancy rule: a schedule is the caller's when every municipality it spans is.
+            items, _ = schedule_tenancy.list_schedules(conn, who.scope, municipality=None, limit=200, offset=0)
             for item in items:
-                # A schedule is the caller's when every municipality it targets is (no municipality: county).
-                target = (item.get("scope") or {}).get("municipality")
-                if not who.scope.county_wide and not who.scope.allows(target):
-                    continue
                 upcoming = schedules.schedule_occurrences(conn, item["id"], today, today + timedelta(days=14))
-                runs, _ = schedules.list_runs(conn, item["id"], limit=5, offset=0)
+                runs, _ = schedule_tenancy.list_runs(conn, who.scope, item["id"], limit=5, offset=0)
                 shown.append({**item, "next": [o for o in upcoming if not o["skipped"]][:5],
                               "skipped": [o for o in upcoming if o["skipped"]][:3], "runs": runs})
         return render(request, "schedules.html", who, schedules=shown)
