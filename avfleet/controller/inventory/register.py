@@ -123,8 +123,11 @@ def public(row: Any, scope: Scope = COUNTY) -> dict[str, Any]:
     item["moved"] = bool(m["moved"])
     # Where an agent saw it is shown only when that place is the caller's too (a unit of Habo seen
     # in Mullsjö is "moved" to a Habo technician, without naming Mullsjö's school).
+    seen_here = scope.allows(m["seen_municipality"]) or m["seen_municipality"] is None
     item["seen_at"] = ({"municipality": m["seen_municipality"], "school": m["seen_school"], "room": m["seen_room"]}
-                       if item["moved"] and scope.allows(m["seen_municipality"]) else None)
+                       if item["moved"] and seen_here else None)
+    if not seen_here:
+        item["agent_id"] = item["device_id"] = None  # the agent is another municipality's
     return item
 
 
@@ -159,8 +162,28 @@ def detail(conn: Connection, unit_id: int, scope: Scope = COUNTY) -> dict[str, A
                            .order_by(h.id)).all()
     repairs = conn.execute(sa.select(*(REPAIRS.c[k] for k in REPAIR_FIELDS)).where(REPAIRS.c.unit_id == unit_id)
                            .order_by(REPAIRS.c.id)).all()
-    return {**public(row, scope), "history": [dict(r._mapping) for r in history],
+    return {**public(row, scope), "history": _masked(conn, [dict(r._mapping) for r in history], scope),
             "repairs": [dict(r._mapping) for r in repairs]}
+
+
+def _masked(conn: Connection, history: list[dict[str, Any]], scope: Scope) -> list[dict[str, Any]]:
+    """A limited caller's view of a unit's history: an agent of another municipality that reported the
+    unit is not named (neither as the author "agent:<id>" nor as the old or new agent id)."""
+    if scope.county_wide:
+        return history
+    named = {h["by"][6:] for h in history if h["by"].startswith("agent:")}
+    named |= {v for h in history if h["field"] == "agent_id" for v in (h["old"], h["new"]) if v}
+    mine = set(conn.execute(sa.select(AGENTS.c.agent_id).where(AGENTS.c.agent_id.in_(sorted(named)),
+                                                               *scope.clauses(AGENTS.c.municipality))).scalars())
+    others = named - mine
+    for h in history:
+        if h["by"].startswith("agent:") and h["by"][6:] in others:
+            h["by"] = "agent"
+            if h["field"] == "device_id":
+                h["old"] = h["new"] = None
+        if h["field"] == "agent_id":
+            h["old"], h["new"] = (None if v in others else v for v in (h["old"], h["new"]))
+    return history
 
 
 def match(conn: Connection, serial: str | None, mac: str | None) -> dict[str, Any] | None:

@@ -149,8 +149,9 @@ def test_the_audit_trail_records_who_what_where_and_the_result(world: World) -> 
     page = world.client.get("/api/v1/audit", headers=world.auth("boss")).json()
     got = [(e["actor"], e["action"], e["result"]) for e in reversed(page["items"])]
     assert got == [("tech", "login", "failed"), ("tech", "login", "ok"), ("tech", "command.issue", "failed"),
-                   ("boss", "user.add", "ok"), ("boss", "token.create", "ok")]
-    assert page["total"] == 5 and all(e["client_ip"] == "testclient" for e in page["items"])
+                   ("boss", "user.add", "ok"), ("boss", "token.create", "ok"), ("tech", "request", "refused")]
+    assert page["items"][0]["target"] == "GET /api/v1/audit"  # the technician's look at the trail
+    assert page["total"] == 6 and all(e["client_ip"] == "testclient" for e in page["items"])
     command = next(e for e in page["items"] if e["action"] == "command.issue")
     assert command["target"] == "/nope" and "no device" in command["detail"]["error"]
     logins = world.client.get("/api/v1/audit", params={"action": "login", "result": "failed"},

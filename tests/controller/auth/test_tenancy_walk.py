@@ -228,3 +228,25 @@ def _touch_everything(world: World) -> None:
         for table, column in ((Agent.__table__, "changed_at"), (Device.__table__, "changed_at"),
                               (Ticket.__table__, "updated_at")):
             conn.execute(sa.update(table).values({column: later}))
+
+
+def test_a_unit_seen_in_varnamo_is_moved_without_naming_where(world: World) -> None:
+    from avfleet.controller.inventory import register
+
+    unit_id, now = world.id(JKPG, "spare_unit_id"), datetime.now(UTC)
+    with world.engine.begin() as conn:  # Värnamo's agent reports Jönköping's spare unit (the ingest's call)
+        register.follow_observation(conn, register.unit_row(conn, unit_id), agent_id=VMO_AGENT, device_id=DEVICE,
+                                    firmware="9.9", manufacturer=None, model=None, serial=None, mac=None, now=now)
+    try:
+        mine = world.client.get(f"/api/v1/inventory/{unit_id}", headers=world.auth("viewjkpg")).json()
+        every = world.client.get(f"/api/v1/inventory/{unit_id}", headers=world.auth("bootstrap")).json()
+        assert mine["moved"] and mine["seen_at"] is None and mine["agent_id"] is None, mine
+        assert not _leaks(str(mine), []), mine
+        assert any(h["by"] == "agent" for h in mine["history"])
+        assert every["seen_at"]["municipality"] == VMO and every["agent_id"] == VMO_AGENT
+        listed = world.client.get("/api/v1/inventory", headers=world.auth("viewjkpg")).json()
+        assert not _leaks(str(listed), [])
+    finally:
+        with world.engine.begin() as conn:
+            register.apply(conn, register.unit_row(conn, unit_id), {"agent_id": None, "device_id": None}, "tests",
+                           now)
