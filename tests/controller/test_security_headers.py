@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import socket
 import threading
 import time
@@ -148,6 +149,24 @@ def test_docs_references_only_same_origin_assets_and_they_are_served(client: Tes
     assert client.get("/openapi.json").json()["info"]["title"] == "avfleet controller"
 
 
+def test_dashboard_pages_hold_no_inline_script_or_style(client: TestClient) -> None:
+    """The policy forbids inline script and style; the pages keep them in files of this origin."""
+    login = client.post("/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert login.status_code == 200
+    try:
+        for path in ("/login", "/", "/devices"):
+            res = client.get(path)
+            assert res.status_code == 200, path
+            assert_security_headers(res.headers)
+            page = _Page()
+            page.feed(res.text)
+            assert page.inline_scripts == [] and page.style_attrs == 0 and page.style_blocks == 0, path
+            for url in page.urls:
+                assert not re.match(r"^(https?:)?//", url), f"{path}: {url} is another origin"
+    finally:
+        client.cookies.clear()
+
+
 def test_a_session_expires_after_session_ttl_s(client: TestClient) -> None:
     login = client.post("/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
     assert login.status_code == 200
@@ -155,7 +174,8 @@ def test_a_session_expires_after_session_ttl_s(client: TestClient) -> None:
     assert client.get("/api/v1/auth/me").json()["via"] == "session"  # the cookie alone
     engine = client.app.state.engine_for_test
     with engine.begin() as conn:
-        created, expires = conn.execute(sa.select(SESSIONS.c.created_at, SESSIONS.c.expires_at)).one()
+        created, expires = conn.execute(sa.select(SESSIONS.c.created_at, SESSIONS.c.expires_at)
+                                        .order_by(SESSIONS.c.created_at.desc()).limit(1)).one()
         assert (expires - created).total_seconds() == SESSION_TTL_S
         # The clock moved past the end: the stored end is put one second into the past.
         conn.execute(SESSIONS.update().values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
