@@ -31,6 +31,9 @@ from avfleet.protocols.status import FAULT_COMPONENTS, Availability, DeviceStatu
 log = logging.getLogger("avfleet.agent.coordinator")
 
 _ACTIVE = (FaultLevel.warning, FaultLevel.error)
+# At most one notification event and one early poll per device in this time: a device (or anyone on
+# the LAN) sending thousands of datagrams a second must not flood the outbox or poll the device non-stop.
+NOTIFICATION_GAP_S = 1.0
 _IDENTITY_FIELDS = ("manufacturer", "model", "serial", "firmware", "name", "mac", "pjlink_class")
 
 
@@ -87,6 +90,10 @@ class DeviceCoordinator:
         self._known_power: Power | None = None
         self._known_faults: dict[str, FaultLevel] = {}
         self._known_identity: dict[str, str | None] = {}
+        self._last_notification = float("-inf")
+        self.notifications_coalesced = 0  # notifications folded into an earlier one's event (a flood)
+        self._coalesced_since_event = 0
+        self._trailing: asyncio.TimerHandle | None = None
 
     # ---- control ------------------------------------------------------------------------------
 
@@ -111,8 +118,31 @@ class DeviceCoordinator:
             await self.poller.execute(action, args)
 
     def notification(self, detail: str) -> None:
-        """A device notification (PJLink Class 2): report it, then poll the device at once."""
+        """A device notification (PJLink Class 2): report it, then poll the device at once.
+
+        Coalesced: within NOTIFICATION_GAP_S of the last reported one, a notification is only counted
+        (the next event says how many it stands for) and one poll follows at the end of the gap, so
+        the last of a burst is still seen promptly.
+        """
+        now = self._clock()
+        wait = self._last_notification + NOTIFICATION_GAP_S - now
+        if wait > 0:
+            self.notifications_coalesced += 1
+            self._coalesced_since_event += 1
+            if self._trailing is None:
+                with contextlib.suppress(RuntimeError):  # no running loop (a unit test): the next poll sees it
+                    self._trailing = asyncio.get_running_loop().call_later(wait, self._trailing_poll)
+            return
+        self._last_notification = now
+        if self._coalesced_since_event:
+            detail = f"{detail} (+{self._coalesced_since_event} more since the last)"
+            log.warning("%s: %d notifications coalesced", self.device_id, self._coalesced_since_event)
+            self._coalesced_since_event = 0
         self.reporter.event(self.device_id, EventType.notification, detail=detail)
+        self.poke()
+
+    def _trailing_poll(self) -> None:
+        self._trailing = None
         self.poke()
 
     # ---- the loop -----------------------------------------------------------------------------
