@@ -57,7 +57,8 @@ def render_xlsx(doc: ReportDocument, lang: str) -> bytes:
         sheet = workbook.add_worksheet(names.take(label(section.title, doc, lang)))
         width = _section(sheet, section, doc, lang, formats)
         at_row = 0
-        for chart in section.charts:
+        # Excel refuses a chart without a series; with no categories there is nothing to draw either.
+        for chart in (c for c in section.charts if c.series and c.categories):
             charts.append((sheet, at_row, width, chart))
             at_row += _chart_height(chart) // _ROW_PX + 2
     if charts:

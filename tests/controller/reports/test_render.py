@@ -317,3 +317,22 @@ def test_csv_texts_that_look_like_formulas_are_defused_and_xlsx_keeps_them_text(
     sheet = openpyxl.load_workbook(io.BytesIO(render(doc, "xlsx", "en")))["Inventory and ages"]
     assert sheet["A3"].value == "=HYPERLINK(\"http://x\")" and sheet["A3"].data_type == "s"
 
+
+
+def test_edge_documents_render_in_every_format() -> None:
+    # The county (no municipality), a section of charts only, a chart without categories or with
+    # nothing known, a table without columns: each format still makes a file.
+    charts = [Chart("empty", "test.chart.kinds", "bar", [], []),
+              Chart("unknown", "test.chart.equity", "barh", ["Habo", "Aneby"],
+                    [Series("layout.series.current", [None, None])], reference=None),
+              Chart("line", "test.chart.availability", "line", ["jan"], [Series("Aneby", [1.0], literal=True)],
+                    reference=0.5, reference_label="test.median")]
+    doc = ReportDocument("inventory", None, 2026, GENERATED, [
+        Section("charts", "test.section.health", [], charts),
+        Section("bare", "test.section.energy", [Table("none", "test.table.empty", (), [{}])]),
+    ])
+    for lang in ("sv", "en"):
+        assert parse_csv(render(doc, "csv", lang))[1][1] in ("Hela länet", "The whole county")
+        book = openpyxl.load_workbook(io.BytesIO(render(doc, "xlsx", lang)))
+        assert len(book.sheetnames) == 4  # the chart data too
+    assert render(doc, "pdf", "sv").startswith(b"%PDF")
