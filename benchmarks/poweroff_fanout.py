@@ -73,6 +73,56 @@ async def fleet_child(spec: dict) -> None:
     await fleet.stop()
 
 
+IDLE = {"wait", "select", "get", "poll", "_wait_for_tstate_lock", "run_forever", "_run_once", "accept", "recv",
+        "readline", "read", "recv_bytes", "_recv_bytes", "_recv", "sleep"}
+
+
+class StackSampler:
+    """A poor man's py-spy (not installed): every 10 ms, each thread's innermost avfleet/paho/sqlalchemy
+    frame is counted, so the report says where this process's threads spend the run."""
+
+    def __init__(self, every_s: float = 0.01) -> None:
+        import collections
+        import threading
+
+        self.counts: collections.Counter[str] = collections.Counter()
+        self._stop = threading.Event()
+        self._every = every_s
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        import threading
+
+        me = threading.get_ident()
+        names = {}
+        while not self._stop.wait(self._every):
+            names = {t.ident: t.name for t in threading.enumerate()} if len(names) != threading.active_count() \
+                else names
+            for ident, frame in sys._current_frames().items():
+                if ident == me:
+                    continue
+                where, f = None, frame
+                while f is not None:
+                    path = f.f_code.co_filename
+                    if "avfleet" in path and "/.venv/" not in path:
+                        where = f"{Path(path).name}:{f.f_code.co_name}"
+                        break
+                    f = f.f_back
+                inner = f"{Path(frame.f_code.co_filename).name}:{frame.f_code.co_name}"
+                if frame.f_code.co_name in IDLE:
+                    continue
+                self.counts[f"{names.get(ident, ident)} | {where} | {inner}"] += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def report(self, top: int = 25) -> str:
+        total = sum(self.counts.values()) or 1
+        return "\n".join(f"{n * 100 / total:5.1f}%  {key}" for key, n in self.counts.most_common(top))
+
+
 def wait(predicate, timeout: float, what: str, step: float = 0.2):
     deadline = time.monotonic() + timeout
     while True:
@@ -93,6 +143,8 @@ def main() -> None:
     parser.add_argument("--agents-per-process", type=int, default=1,
                         help="agents (each with its emulators) per fleet process")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample this process's threads' stacks during the run and print where time went")
     parser.add_argument("--fleet-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.fleet_child:
@@ -105,6 +157,7 @@ def main() -> None:
 
     from avfleet.controller.app import Controller
     from avfleet.controller.broker.launcher import Mosquitto, loopback_config
+    from avfleet.controller.commands.models import CommandRecord
     from avfleet.controller.fleet.models import Device
     from avfleet.controller.settings import load_settings
 
@@ -133,15 +186,26 @@ def main() -> None:
                 if line.strip() != "ready":
                     raise SystemExit(f"the fleet did not start: {line!r}")
             devices = Device.__table__
+            commands = CommandRecord.__table__
 
-            def all_on() -> bool:
+            def count_on() -> int:
                 with controller.engine.connect() as conn:
-                    on = conn.execute(sa.select(sa.func.count()).select_from(devices)
-                                      .where(devices.c.power == "on")).scalar_one()
-                return on >= args.projectors
+                    return conn.execute(sa.select(sa.func.count()).select_from(devices)
+                                        .where(devices.c.power == "on")).scalar_one()
 
-            wait(all_on, 900, "every projector on in the controller")
-            print(f"fleet ready and ingested in {time.monotonic() - started:.0f} s", flush=True)
+            # Every projector on, or (a loaded machine: a first poll timed out, and with a 600 s poll
+            # interval it is not retried soon) no progress for 30 s: the run then targets those on.
+            last, since = -1, time.monotonic()
+            while (on := count_on()) < args.projectors:
+                if on != last:
+                    last, since = on, time.monotonic()
+                elif time.monotonic() - since > 30 and on > 0:
+                    print(f"only {on} of {args.projectors} projectors reported on; running over those", flush=True)
+                    break
+                if time.monotonic() - started > 900:
+                    raise SystemExit("timed out waiting for the projectors to report")
+                time.sleep(1)
+            print(f"fleet ready and ingested in {time.monotonic() - started:.0f} s ({on} on)", flush=True)
             api = httpx.Client(base_url=controller.dashboard_url.rstrip("/") + "/api/v1",
                                headers={"Authorization": f"Bearer {TOKEN}"}, timeout=300)
             schedule = api.post("/schedules", json={"name": "bench", "action": "power_off", "times": ["03:00"],
@@ -158,7 +222,16 @@ def main() -> None:
                         total += sum(c.cpu_times()[:2])
                 return total
 
-            cpu0, t0 = cpu(), time.monotonic()
+            def fleet_cpu() -> float:
+                total = 0.0
+                for pid in fleet_pids:
+                    with contextlib.suppress(psutil.Error):
+                        proc = psutil.Process(pid)
+                        total += sum(proc.cpu_times()[:2])
+                return total
+
+            sampler = StackSampler() if args.profile else None
+            cpu0, fleet0, t0 = cpu(), fleet_cpu(), time.monotonic()
             response = api.post(f"/schedules/{schedule['id']}/run")
             response.raise_for_status()
             sent_s = time.monotonic() - t0
@@ -166,11 +239,18 @@ def main() -> None:
             def finished() -> dict | None:
                 items = api.get(f"/schedules/{schedule['id']}/runs", params={"limit": 1}).json()["items"]
                 if args.verbose and items:
-                    print({k: items[0][k] for k in ("state", "targeted", "powered_off", "failed")}, flush=True)
+                    with controller.engine.connect() as conn:
+                        c = commands.c
+                        states = dict(conn.execute(sa.select(c.status, sa.func.count()).group_by(c.status)).all())
+                    print(f"{time.monotonic() - t0:6.1f} s commands {states} report "
+                          f"{ {k: items[0][k] for k in ('state', 'powered_off', 'failed')} }", flush=True)
                 return items[0] if items and items[0]["state"] == "finished" else None
 
-            run = wait(finished, 600, "the run report", step=0.1)
-            elapsed, used = time.monotonic() - t0, cpu() - cpu0
+            run = wait(finished, 600, "the run report", step=1.0 if args.verbose else 0.1)
+            elapsed, used, fleet_used = time.monotonic() - t0, cpu() - cpu0, fleet_cpu() - fleet0
+            if sampler is not None:
+                sampler.stop()
+                print(sampler.report(), flush=True)
             api.close()
         finally:
             for child in children:
@@ -182,11 +262,11 @@ def main() -> None:
                     child.kill()
             controller.stop()
             broker.stop()
-    verdict = "ok" if elapsed <= TARGET_S and run["powered_off"] == args.projectors else "MISSED"
-    print(f"poweroff fan-out: {args.projectors} projectors behind {args.agents} agents: commands sent in "
+    verdict = "ok" if elapsed <= TARGET_S and run["powered_off"] == on else "MISSED"
+    print(f"poweroff fan-out: {args.projectors} projectors behind {args.agents} agents ({on} on): commands sent in "
           f"{sent_s:.1f} s, every result in {elapsed:.1f} s (target <= {TARGET_S:.0f} s, {verdict}); "
-          f"controller CPU {used:.1f} s; powered_off {run['powered_off']}, failed {run['failed']}, "
-          f"expired {run['expired']}, unreachable {run['unreachable']}")
+          f"controller CPU {used:.1f} s (fleet processes {fleet_used:.1f} s); powered_off {run['powered_off']}, "
+          f"failed {run['failed']}, expired {run['expired']}, unreachable {run['unreachable']}")
 
 
 if __name__ == "__main__":

@@ -92,28 +92,48 @@ def store_many(conn: Connection, *, action: Action, targets: list[tuple[str, str
     return out
 
 
-def publish_stored(conn: Connection, publisher: Publisher | None, commands: list[tuple[str, Command]]) -> int:
-    """Publish commands stored by `store_many` and mark them sent, or failed when the link refuses them.
+Handed = tuple[list[str], list[tuple[str, str]]]  # command ids sent; (command id, why) failed
 
-    Only a command still pending changes: an answer that came first (done, failed...) stands. How many sent.
-    """
-    c = COMMANDS.c
-    sent, failed = [], []
+
+def send_stored(publisher: Publisher | None, commands: list[tuple[str, Command]]) -> Handed:
+    """Publish commands stored by `store_many` (committed), outside any transaction: paho queues each
+    message and its network thread writes them, so no PUBACK is awaited here, and the database's
+    write lock is not held while 5,000 messages are handed over (the ingest files results meanwhile).
+    Record the outcome with `mark_handed`."""
+    sent: list[str] = []
+    failed: list[tuple[str, str]] = []
+    now = datetime.now(UTC)
     for agent_id, command in commands:
-        ttl_s = max(1, int((command.expires_at - datetime.now(UTC)).total_seconds()))
+        ttl_s = max(1, int((command.expires_at - now).total_seconds()))
         if publisher is None:
             failed.append((command.command_id, "this controller process has no broker connection"))
         elif publisher.publish(topics.cmd_topic(agent_id), command.model_dump_json().encode(), qos=1, expiry_s=ttl_s):
             sent.append(command.command_id)
         else:
             failed.append((command.command_id, "the broker link refused the message (queue full); retry later"))
+    return sent, failed
+
+
+def mark_handed(conn: Connection, handed: Handed) -> int:
+    """Mark what `send_stored` sent as sent and what it could not as failed; how many sent.
+
+    Only a command still pending changes: an answer that came first (done, failed...) stands.
+    """
+    c = COMMANDS.c
+    sent, failed = handed
     for at in range(0, len(sent), 500):
         conn.execute(COMMANDS.update().where(c.command_id.in_(sent[at:at + 500]), c.status == "pending")
                      .values(status="sent"))
-    for command_id, detail in failed:
-        conn.execute(COMMANDS.update().where(c.command_id == command_id, c.status == "pending")
-                     .values(status="failed", detail=detail))
+    if failed:
+        conn.execute(COMMANDS.update().where(c.command_id == sa.bindparam("cid"), c.status == "pending")
+                     .values(status="failed", detail=sa.bindparam("why")),
+                     [{"cid": command_id, "why": detail} for command_id, detail in failed])
     return len(sent)
+
+
+def publish_stored(conn: Connection, publisher: Publisher | None, commands: list[tuple[str, Command]]) -> int:
+    """`send_stored` then `mark_handed` on `conn` (a caller already in a transaction); how many sent."""
+    return mark_handed(conn, send_stored(publisher, commands))
 
 
 def expire_overdue(conn: Connection, now: datetime | None = None) -> int:
@@ -131,13 +151,19 @@ def file_results(conn: Connection, results: list[CommandResult]) -> None:
     Only an open command (pending or sent) takes a result, so a late or repeated answer never
     overwrites the first final one; the agent_id guard keeps an agent to its own commands.
     """
+    if not results:
+        return
     c = COMMANDS.c
-    for m in results:
-        conn.execute(
-            COMMANDS.update()
-            .where(c.command_id == m.command_id, c.agent_id == m.agent_id, c.status.in_(OPEN_STATES))
-            .values(status=m.status.value, detail=m.detail, result_at=m.ts)
-        )
+    # One statement for the batch (executemany): a run's 5,000 results arrive within seconds.
+    conn.execute(
+        COMMANDS.update()
+        # Open states spelled out: an IN list expands per execution, which executemany cannot take.
+        .where(c.command_id == sa.bindparam("cid"), c.agent_id == sa.bindparam("aid"),
+               sa.or_(*(c.status == state for state in OPEN_STATES)))
+        .values(status=sa.bindparam("st"), detail=sa.bindparam("why"), result_at=sa.bindparam("at")),
+        [{"cid": m.command_id, "aid": m.agent_id, "st": m.status.value, "why": m.detail, "at": m.ts}
+         for m in results],
+    )
 
 
 def mark_undelivered(conn: Connection, command_id: str, detail: str) -> bool:
@@ -179,5 +205,5 @@ def list_commands(conn: Connection, *, agent_id: str | None, device_id: str | No
 
 
 __all__ = ["FINAL_STATES", "OPEN_STATES", "Ambiguous", "CommandRejected", "NotFound", "Publisher",
-           "expire_overdue", "file_results", "get_command", "issue_command", "list_commands", "publish_stored",
-           "store_many"]
+           "expire_overdue", "file_results", "get_command", "issue_command", "list_commands", "mark_handed",
+           "publish_stored", "send_stored", "store_many"]

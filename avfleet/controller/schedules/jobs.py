@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from avfleet.controller.commands.service import Publisher, publish_stored
+from avfleet.controller.commands.service import Publisher, mark_handed, send_stored
 from avfleet.controller.db import write_transaction
 from avfleet.controller.jobs.runner import Job
 from avfleet.controller.schedules import service
@@ -19,10 +19,12 @@ from avfleet.controller.settings import ControllerSettings
 
 
 def publish(engine: Engine, publisher: Publisher | None, outbox: service.Outbox) -> None:
-    """Publish a committed transaction's commands, so an agent's quick answer finds its row."""
+    """Publish a committed transaction's commands, so an agent's quick answer finds its row; the write
+    lock is taken only afterwards, to mark them sent (the ingest files early answers meanwhile)."""
     if outbox:
+        handed = send_stored(publisher, outbox)
         with write_transaction(engine) as conn:
-            publish_stored(conn, publisher, outbox)
+            mark_handed(conn, handed)
 
 
 def run_due(engine: Engine, publisher: Publisher | None, settings: ControllerSettings, now: datetime) -> int:

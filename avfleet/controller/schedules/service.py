@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from avfleet.controller.calendars.service import SchoolDays
-from avfleet.controller.commands.models import CommandRecord
+from avfleet.controller.commands.models import OPEN_STATES, CommandRecord
 from avfleet.controller.commands.service import store_many
 from avfleet.controller.errors import InvalidInput, NotFound
 from avfleet.controller.fleet.models import Agent, Device
@@ -29,7 +29,7 @@ from avfleet.controller.schedules.watts import RatedWattsLookup
 from avfleet.controller.settings import ControllerSettings
 from avfleet.protocols.mqtt.payloads import Action, Command
 
-# Commands stored in a transaction, to publish once it committed (commands.service.publish_stored).
+# Commands stored in a transaction, to publish once it committed (jobs.publish: commands.service.send_stored).
 Outbox = list[tuple[str, Command]]
 
 SCHEDULES = Schedule.__table__
@@ -235,11 +235,12 @@ def record_missed(conn: Connection, schedule: dict[str, Any], occurrence_at: dat
 
 
 def _command_states(conn: Connection, ids: list[str]) -> dict[str, Any]:
+    """The commands of `ids` that have a final state (still open ones are left out: nothing to file)."""
     found: dict[str, Any] = {}
     c = COMMANDS.c
     for at in range(0, len(ids), 500):
         for r in conn.execute(sa.select(c.command_id, c.status, c.detail, c.result_at)
-                              .where(c.command_id.in_(ids[at:at + 500]))):
+                              .where(c.command_id.in_(ids[at:at + 500]), c.status.not_in(OPEN_STATES))):
             found[r.command_id] = r
     return found
 
