@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from avfleet.controller.auth.principal import Principal
 from avfleet.i18n import LANGS, local_time, text
+from avfleet.protocols.status import FAULT_COMPONENTS
 
 LANG_COOKIE = "avfleet_lang"
 # Values the page script shows by itself (live updates, command results, login refusals).
@@ -28,6 +29,9 @@ SCRIPT_LABELS = {
     "command": ("pending", "sent", "done", "failed", "expired", "rejected"),
     "login": ("401", "423", "429"),
 }
+# PJLink input codes people know by name (the control's choices); others are shown as their code.
+INPUTS = {"31": "dash.input.hdmi1", "32": "dash.input.hdmi2", "11": "dash.input.rgb1", "21": "dash.input.video",
+          "51": "dash.input.network"}
 LANG_MAX_AGE = 365 * 24 * 3600
 
 
@@ -83,9 +87,14 @@ def render(request: Request, template: str, principal: Principal | None, status_
 
     labels = {group: {value: text(f"dash.{group}.{value}", lang) for value in values}
               for group, values in SCRIPT_LABELS.items()}
+    labels["input"] = {code: f"{text(key, lang)} ({code})" for code, key in INPUTS.items()}
+    labels["fault"] = {name: text(f"dash.fault.{name}", lang) for name in FAULT_COMPONENTS}
+
+    def input_name(code: str | None) -> str:
+        return "" if not code else labels["input"].get(code, code)
     page = environment().get_template(template).render(
         t=t, lang=lang, when=_when, who=principal, request=request, path=request.url.path,
-        url=lambda **changes: page_url(request, **changes),
+        url=lambda **changes: page_url(request, **changes), input_name=input_name, inputs=labels["input"],
         labels_json=json.dumps(labels, ensure_ascii=False), **values)
     response = HTMLResponse(page, status_code=status_code)
     if request.query_params.get("lang") in LANGS:

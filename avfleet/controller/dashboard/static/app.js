@@ -79,12 +79,24 @@
   }
 
   function addHistory(item) {
-    // The device page's timeline gets the new transition on top (the server renders the older ones).
+    // The device page's timeline gets a new transition on top (the server rendered the older ones):
+    // only when the state differs from the top entry and is not older than it (the stream repeats).
     const list = document.querySelector('[data-testid="history"]');
     if (!list) return;
-    const li = document.createElement("li");
-    const time = document.createElement("time");
+    const faults = item.faults || [];
+    const key = [item.availability, item.power, faults.join(","), item.input || ""].join("|");
+    const top = list.querySelector("li[data-key]");
     const at = item.last_change || item.observed_at;
+    if (top) {
+      const topTime = top.querySelector("time");
+      if (top.dataset.key === key) return;
+      if (at && topTime && topTime.dateTime && Date.parse(at) < Date.parse(topTime.dateTime)) return;
+    } else {
+      list.replaceChildren();  // the "none" placeholder
+    }
+    const li = document.createElement("li");
+    li.dataset.key = key;
+    const time = document.createElement("time");
     time.dateTime = at || "";
     time.textContent = at ? stockholm(at) : "";
     const badge = document.createElement("span");
@@ -92,6 +104,18 @@
     badge.className = "badge b-" + shown;
     badge.textContent = label("state", shown);
     li.append(time, " ", badge);
+    faults.forEach((name) => {
+      const tag = document.createElement("span");
+      tag.className = "fault-tag";
+      tag.textContent = label("fault", name);
+      li.append(" ", tag);
+    });
+    if (item.input) {
+      const input = document.createElement("span");
+      input.className = "sub";
+      input.textContent = list.dataset.inputLabel + " " + label("input", item.input);
+      li.append(" ", input);
+    }
     list.prepend(li);
   }
 
@@ -111,9 +135,8 @@
       const key = item.agent_id + "/" + item.id;
       document.querySelectorAll('[data-field="power"][data-device]').forEach((el) => {
         if (el.dataset.device !== key) return;
-        const changed = el.dataset.value !== item.power || el.dataset.availability !== item.availability;
         showPower(el, item);
-        if (changed && el.dataset.testid === "device-power") addHistory(item);
+        if (el.dataset.testid === "device-power") addHistory(item);
       });
     });
     source.addEventListener("agent", (event) => {

@@ -12,14 +12,17 @@
     const width = () => Math.max(260, el.clientWidth || 600);
     const plot = new uPlot({
       width: width(), height: 240,
-      scales: { x: { time: true } },
+      // Half a day each side, so the first and last bars are whole.
+      scales: { x: { time: true, range: (u, min, max) => [min - 43200, max + 43200] } },
       // ISO month-day ticks (DESIGN.md: ISO dates), not uPlot's US month/day.
       axes: [{ stroke: "#1d2330", grid: { stroke: "#e3e6ea" },
                values: (u, splits) => splits.map((ts) => isoDay(ts).slice(5)) }, { stroke: "#1d2330", grid: { stroke: "#e3e6ea" } }],
       series: [
         { label: el.dataset.labelDay, value: (u, ts) => (ts == null ? "--" : isoDay(ts)) },
-        { label: el.dataset.labelKwh, stroke: "#1a56a8", fill: "rgba(26, 86, 168, 0.12)", width: 2, points: { show: true } },
-        { label: el.dataset.labelLeft, stroke: "#a11d13", width: 2, dash: [6, 4] },
+        // Daily energy as bars (one day is one bar, visible even alone); left on as a line over them.
+        { label: el.dataset.labelKwh, stroke: "#1a56a8", fill: "rgba(26, 86, 168, 0.35)", width: 1,
+          paths: uPlot.paths.bars({ size: [0.7, 40] }), points: { show: false } },
+        { label: el.dataset.labelLeft, stroke: "#a11d13", width: 2, points: { show: true, size: 6 } },
       ],
     }, [xs, data.kwh, data.left_on], el);
     window.addEventListener("resize", () => plot.setSize({ width: width(), height: 240 }));
