@@ -107,7 +107,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", f"{V1}/reports/inventory"): "read_scoped",
     ("GET", f"{V1}/reports/equity"): "read_scoped",
     ("GET", f"{V1}/reports/procurement"): "read_scoped",
-    # The dashboard (controller/dashboard/; /tmp page contract): pages behind the session.
+    # The dashboard (controller/dashboard/, docs/dashboard.md): pages behind the session.
     ("GET", "/"): "page",
     ("GET", "/login"): "public",
     ("GET", "/m/{municipality}"): "page",
