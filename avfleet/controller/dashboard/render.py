@@ -28,6 +28,7 @@ SCRIPT_LABELS = {
               "offline", "lost"),
     "command": ("pending", "sent", "done", "failed", "expired", "rejected"),
     "login": ("401", "423", "429"),
+    "ticket": ("open", "acknowledged", "resolved", "closed"),
 }
 # PJLink input codes people know by name (the control's choices); others are shown as their code.
 INPUTS = {"31": "dash.input.hdmi1", "32": "dash.input.hdmi2", "11": "dash.input.rgb1", "21": "dash.input.video",
@@ -85,7 +86,8 @@ def render(request: Request, template: str, principal: Principal | None, status_
     def t(key: str, **fields: object) -> str:
         return text(key, lang, **fields)
 
-    labels = {group: {value: text(f"dash.{group}.{value}", lang) for value in values}
+    prefixes = {"ticket": "dash.ticket.state"}
+    labels = {group: {value: text(f"{prefixes.get(group, 'dash.' + group)}.{value}", lang) for value in values}
               for group, values in SCRIPT_LABELS.items()}
     labels["input"] = {code: f"{text(key, lang)} ({code})" for code, key in INPUTS.items()}
     labels["fault"] = {name: text(f"dash.fault.{name}", lang) for name in FAULT_COMPONENTS}

@@ -124,6 +124,25 @@
     return new Date(iso).toLocaleString("sv-SE", { timeZone: "Europe/Stockholm", hour12: false });
   }
 
+  // Count tables (overview, municipality, school) are re-read from the server a moment after a change:
+  // the counts are the server's (scope, school hours), so the page asks for its own URL again.
+  let countsTimer = null;
+  function refreshCounts() {
+    if (!document.querySelector("table.counts") || countsTimer) return;
+    countsTimer = setTimeout(async () => {
+      countsTimer = null;
+      try {
+        const res = await fetch(location.href, { credentials: "same-origin" });
+        if (!res.ok) return;
+        const fresh = new DOMParser().parseFromString(await res.text(), "text/html");
+        const now = document.querySelectorAll("table.counts");
+        fresh.querySelectorAll("table.counts").forEach((table, i) => {
+          if (now[i]) now[i].replaceWith(document.importNode(table, true));
+        });
+      } catch (e) { /* the next change tries again */ }
+    }, 3000);
+  }
+
   function follow() {
     const live = document.getElementById("live");
     if (!live || !window.EventSource) return;
@@ -133,11 +152,26 @@
     source.addEventListener("device", (event) => {
       const item = JSON.parse(event.data);
       const key = item.agent_id + "/" + item.id;
+      refreshCounts();
       document.querySelectorAll('[data-field="power"][data-device]').forEach((el) => {
         if (el.dataset.device !== key) return;
         showPower(el, item);
         if (el.dataset.testid === "device-power") addHistory(item);
       });
+    });
+    source.addEventListener("ticket", (event) => {
+      const item = JSON.parse(event.data);
+      document.querySelectorAll('tr[data-testid="ticket-row"]').forEach((row) => {
+        if (row.dataset.ticket !== String(item.id)) return;
+        row.dataset.state = item.state;
+        const cell = row.querySelector('[data-field="state"]');
+        if (cell) {
+          cell.dataset.value = item.state;
+          const badge = cell.querySelector(".badge");
+          if (badge) { badge.className = "badge b-" + item.state; badge.textContent = label("ticket", item.state); }
+        }
+      });
+      refreshCounts();
     });
     source.addEventListener("agent", (event) => {
       const item = JSON.parse(event.data);
