@@ -151,8 +151,9 @@ def _table(pdf: _Pdf, table: Table, columns: list[OutColumn], doc: ReportDocumen
     shown_rows = table.rows[:PDF_ROWS]
     cells = [[_cell_text(column, row, lang) for column in columns] for row in shown_rows]
     headers = [column.header for column in columns]
-    size, widths = _fit(pdf, headers, cells)
-    aligns = tuple("RIGHT" if column.kind in NUMERIC_KINDS else "LEFT" for column in columns)
+    numeric = [column.kind in NUMERIC_KINDS for column in columns]
+    size, widths = _fit(pdf, headers, cells, [c.kind in NUMERIC_KINDS or c.kind == "date" for c in columns])
+    aligns = tuple("RIGHT" if is_number else "LEFT" for is_number in numeric)
     pdf.set_font(_FONT, "", size)
     if not columns:
         return
@@ -191,32 +192,42 @@ def _cell_text(column: OutColumn, row: dict, lang: str) -> str:
     return shown if len(shown) <= _MAX_TEXT else shown[: _MAX_TEXT - 1].rstrip() + "…"
 
 
-def _fit(pdf: _Pdf, headers: list[str], cells: list[list[str]]) -> tuple[float, list[float]]:
+def _fit(pdf: _Pdf, headers: list[str], cells: list[list[str]], fixed: list[bool]) -> tuple[float, list[float]]:
     """A font size and column widths (mm) that put every column on the page.
 
     Each column wants its longest value on one line (at most a third of the page); it needs at least
-    its longest word. The font shrinks until the needs fit; what is left is shared by the wants.
+    its longest word. The font shrinks until the needs fit; what is left is shared by the wants. When
+    even the smallest font does not fit, `fixed` columns (numbers, dates) keep their width and text
+    columns share the rest (text wraps, by character if it must); only a table of numbers too wide
+    for the page breaks them.
     """
     room = pdf.epw - 0.1  # fpdf2 refuses a table a hair wider than the page (rounding)
+    # String widths scale with the font size: measure once at the body size.
+    pdf.set_font(_FONT, "B", _BODY_PT)
+    word = [_longest_word(pdf, header) for header in headers]
+    line = [pdf.get_string_width(header) for header in headers]
+    pdf.set_font(_FONT, "", _BODY_PT)
+    for values in cells:
+        for index, value in enumerate(values):
+            line[index] = max(line[index], pdf.get_string_width(value))
+            word[index] = max(word[index], _longest_word(pdf, value))
+    pad = 2.8  # the cell's padding on both sides and a little air
     size = _BODY_PT
     while True:
-        pdf.set_font(_FONT, "B", size)
-        need = [_longest_word(pdf, header) for header in headers]
-        want = [pdf.get_string_width(header) for header in headers]
-        pdf.set_font(_FONT, "", size)
-        for values in cells:
-            for index, value in enumerate(values):
-                want[index] = max(want[index], pdf.get_string_width(value))
-                need[index] = max(need[index], min(_longest_word(pdf, value), room / 4))
-        pad = 2.8  # the cell's padding on both sides and a little air
-        need = [n + pad for n in need]
-        want = [min(max(w + pad, n), room / 3) for w, n in zip(want, need, strict=True)]
+        scale = size / _BODY_PT
+        need = [min(w * scale, room / 4) + pad for w in word]
+        want = [min(max(w * scale + pad, n), room / 3) for w, n in zip(line, need, strict=True)]
         if sum(need) <= room or size <= _SMALLEST_PT:
             break
         size -= 0.5
     if sum(want) <= room:
         return size, want
-    if sum(need) >= room:
+    if sum(need) > room:
+        texts = [i for i, keep in enumerate(fixed) if not keep]
+        left_for_text = room - sum(n for n, keep in zip(need, fixed, strict=True) if keep)
+        if texts and left_for_text >= 12.0 * len(texts):
+            text_need = sum(need[i] for i in texts)
+            return size, [n if fixed[i] else left_for_text * n / text_need for i, n in enumerate(need)]
         return size, [room * n / sum(need) for n in need]
     spare = room - sum(need)
     extra = [w - n for w, n in zip(want, need, strict=True)]

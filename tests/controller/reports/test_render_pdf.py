@@ -96,3 +96,17 @@ def test_pages_render_to_png(pdfs: dict[str, bytes], tmp_path: Path) -> None:
             short, long = sorted((width, height))
             assert abs(short - 496) <= 2 and abs(long - 702) <= 2, (width, height)  # A4 at 60 dpi, either way up
         assert re.fullmatch(r"(sv|en)-\d+\.png", images[0].name)
+
+
+def test_a_very_wide_table_keeps_its_numbers_whole() -> None:
+    # 18 columns do not fit even at the smallest font: the text columns give up width, numbers never break.
+    columns = (Column("school", "test.col.school"),
+               *(Column(f"e{i}", "test.col.energy", "kwh", compare=i % 2 == 0) for i in range(5)),
+               Column("notes", "test.col.notes"), Column("installed", "test.col.installed", "date"))
+    rows = [{"school": "Tranås gymnasieskola, aulan", **{f"e{i}": 1604938.1 for i in range(5)},
+             **{f"e{i}__previous": 1000.0 for i in range(5)}, "notes": "https://example.org/" + "x" * 120,
+             "installed": None} for _ in range(3)]
+    doc = ReportDocument("inventory", "Tranås", 2026, GENERATED,
+                         [Section("s", "test.section.energy", [Table("w", "test.table.energy", columns, rows)])])
+    text = "\n".join(pages_text(render(doc, "pdf", "en")))
+    assert text.count("1,604,938.1") == 3 * 5 and text.count("+1,603,938.1") == 3 * 3
