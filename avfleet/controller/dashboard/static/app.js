@@ -119,6 +119,25 @@
     list.prepend(li);
   }
 
+  function showFacts(item) {
+    // The device page's status card, beside its power badge.
+    const set = (name, value) => { const el = document.querySelector('[data-live="' + name + '"]'); if (el) el.textContent = value; };
+    set("availability", label("state", item.availability));
+    set("input", item.input ? label("input", item.input) : "–");
+    if (item.observed_at) set("observed_at", stockholm(item.observed_at));
+    const faults = document.querySelector('[data-live="faults"]');
+    if (faults) {
+      faults.replaceChildren();
+      (item.faults || []).forEach((name) => {
+        const tag = document.createElement("span");
+        tag.className = "fault-tag";
+        tag.textContent = label("fault", name);
+        faults.append(tag, " ");
+      });
+      if (!(item.faults || []).length) faults.textContent = faults.dataset.none;
+    }
+  }
+
   function stockholm(iso) {
     // 2026-12-01 14:05:09 in Europe/Stockholm, 24-hour (sv-SE formats as ISO date and 24-hour time).
     return new Date(iso).toLocaleString("sv-SE", { timeZone: "Europe/Stockholm", hour12: false });
@@ -156,7 +175,7 @@
       document.querySelectorAll('[data-field="power"][data-device]').forEach((el) => {
         if (el.dataset.device !== key) return;
         showPower(el, item);
-        if (el.dataset.testid === "device-power") addHistory(item);
+        if (el.dataset.testid === "device-power") { addHistory(item); showFacts(item); }
       });
     });
     source.addEventListener("ticket", (event) => {
