@@ -22,6 +22,7 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -99,6 +100,8 @@ class MqttLink:
         self._pump_task: asyncio.Task | None = None
         self._flush_task: asyncio.Task | None = None
         self._flush_soon = asyncio.Event()
+        self.commit_failures = 0  # outbox commits failed in a row (disk full); 0 when the last one worked
+        self._commit_failure_logged = 0.0
         # Observers of every queued message as (seq, topic); tests compare deliveries against them.
         self.taps: list[Callable[[int, str], None]] = []
 
@@ -196,8 +199,19 @@ class MqttLink:
     def _commit(self) -> None:
         try:
             self.outbox.flush()
-        except Exception:
-            log.exception("outbox commit failed; will retry")
+        except Exception as exc:
+            # Every commit_interval_s while the disk is full: say so once, then once a minute.
+            self.commit_failures += 1
+            now = time.monotonic()
+            if self.commit_failures == 1 or now - self._commit_failure_logged >= 60:
+                self._commit_failure_logged = now
+                log.error("outbox commit failed (%s); %d messages wait in memory (at most outbox.max_messages, "
+                          "the oldest dropped and counted); retrying", exc, self.outbox.pending)
+        else:
+            if self.commit_failures:
+                log.warning("outbox writable again after %d failed commits; %d dropped in all",
+                            self.commit_failures, self.outbox.dropped)
+                self.commit_failures = 0
         self._wake.set()
 
     async def _flusher(self) -> None:

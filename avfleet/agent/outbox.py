@@ -25,6 +25,7 @@ restarts. All methods are thread-safe (one lock); the agent uses them from its e
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import sqlite3
 import threading
@@ -33,6 +34,8 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger("avfleet.agent.outbox")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -96,6 +99,7 @@ class Outbox:
         self._top = 0  # highest seq in the messages table; its row is kept (acked) as the seq high-water mark
         self._top_acked = False
         self._dropped = 0
+        self._dropped_stored = 0  # the `dropped` in meta
         self._depth = 0  # committed rows
         self._epoch = 0  # random, made with the file; seq counts within it (see `epoch`)
         self.commits = 0
@@ -130,7 +134,7 @@ class Outbox:
         self._epoch = epoch
         self._last_seq = max(int(meta.get("last_seq", 0)), int(top))
         self._top, self._top_acked = int(top), bool(top_acked)
-        self._dropped = int(meta.get("dropped", 0))
+        self._dropped = self._dropped_stored = int(meta.get("dropped", 0))
         self._depth = int(depth)
         return self
 
@@ -138,8 +142,13 @@ class Outbox:
         with self._lock:
             if self._db is None:
                 return
-            self._flush_locked()
-            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?)", (self._last_seq,))
+            try:
+                self._flush_locked()
+                self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?)",
+                                 (self._last_seq,))
+            except (OutboxError, sqlite3.Error) as exc:
+                log.error("outbox %s not written at shutdown (%s): %d messages lost", self.path, exc,
+                          len(self._pending))
             self._db.close()
             self._db = None
 
@@ -159,10 +168,17 @@ class Outbox:
         """A sequence number persisted at once, for a message that bypasses the outbox (the Last Will)."""
         with self._lock:
             self._last_seq += 1
-            self._flush_locked()
             if self._db is None:
                 raise OutboxError("outbox is closed")
-            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?)", (self._last_seq,))
+            try:
+                self._flush_locked()
+                self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?)",
+                                 (self._last_seq,))
+            except (OutboxError, sqlite3.Error) as exc:
+                # A full disk must not stop the link from connecting (its thread would die and never
+                # reconnect): the number is unique in this run; only a crash before the next good
+                # commit could hand it out again.
+                log.warning("could not persist the Last Will's seq %d: %s", self._last_seq, exc)
             return self._last_seq
 
     # ---- messages -----------------------------------------------------------------------------
@@ -237,6 +253,8 @@ class Outbox:
                     )
                     self._depth -= max(cur.rowcount, 0)
             dropped_now = 0
+            if self._dropped != self._dropped_stored:  # counted while a commit failed (disk full)
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('dropped', ?)", (self._dropped,))
             if self._depth > self.max_messages:
                 excess = self._depth - self.max_messages
                 cur = db.execute(
@@ -249,6 +267,7 @@ class Outbox:
                 self._dropped += dropped_now
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('dropped', ?)", (self._dropped,))
             db.execute("COMMIT")
+            self._dropped_stored = self._dropped
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
@@ -256,6 +275,12 @@ class Outbox:
             self._pending = rows + self._pending
             self._acked |= acked
             self._mark_replayed = self._mark_replayed or mark
+            # While the disk stays full the messages wait in memory, within the same bound as on disk:
+            # the oldest go first and are counted (health's outbox_dropped), never silently lost.
+            excess = len(self._pending) - self.max_messages
+            if excess > 0:
+                del self._pending[:excess]
+                self._dropped += excess
             raise OutboxError(f"cannot write outbox {self.path}: {exc}") from exc
         self._top, self._top_acked = top, top_acked
         self.commits += 1

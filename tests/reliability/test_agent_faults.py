@@ -13,7 +13,9 @@ emulated projectors speaking real PJLink bytes and a real Mosquitto:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import sqlite3
 import time
 from pathlib import Path
 
@@ -181,3 +183,95 @@ async def test_a_notification_flood_is_coalesced_and_polls_keep_their_cadence(
     assert coalesced >= received * len(devices) - len(notes) - len(devices)
     print(f"RELIABILITY flood sent={sent} received={received} outbox_written={written} events={len(notes)} "
           f"coalesced={coalesced} polls_calm_2s={calm} polls_flood_{flood_s}s={during} worst_loop_lag_s={worst_lag}")
+
+
+def _fill_disk(agent: Agent, full: bool) -> None:
+    """A simulated full disk (this machine cannot loop-mount a tiny file system): SQLite's
+    `max_page_count` on the outbox's connection stops the file growing, and a filler table takes the
+    free pages, so the outbox's next insert fails with SQLITE_FULL, as on a full SD card."""
+    outbox = agent.outbox
+    with outbox._lock:
+        db = outbox._db
+        if not full:
+            db.execute("PRAGMA max_page_count = 1073741823")
+            db.execute("DROP TABLE IF EXISTS filler")
+            return
+        (count,) = db.execute("PRAGMA page_count").fetchone()
+        db.execute(f"PRAGMA max_page_count = {count + 2}")
+        db.execute("CREATE TABLE IF NOT EXISTS filler (b BLOB)")
+        with contextlib.suppress(sqlite3.OperationalError):  # "database or disk is full"
+            while True:
+                db.execute("INSERT INTO filler VALUES (zeroblob(1000))")
+
+
+@pytest.mark.timeout(90)
+async def test_a_full_disk_under_the_outbox_is_survived_reported_and_counted(
+        mosquitto: MosquittoBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Disk full simulated with `PRAGMA max_page_count` (see `_fill_disk`), while the broker is down: with
+    the broker up the outbox deletes each row at its PUBACK and reuses its few pages, so a full disk
+    only bites when the outbox has to grow (checked first: nothing fails then)."""
+    recorder = Recorder(mosquitto.port, agent_topic("a-full"), persistent=True).start()
+    async with EmulatedFleet.from_count(3, warmup_s=0, cooldown_s=0) as fleet:
+        config = agent_config("a-full", mosquitto.url, fleet.urls(), tmp_path / "o.sqlite",
+                              outbox={"max_messages": 40})
+        agent = Agent(config)
+        taps: list[tuple[int, str]] = []
+        task = asyncio.create_task(agent.run())
+        try:
+            await asyncio.wait_for(agent.ready.wait(), 10)
+            agent.link.taps.append(lambda seq, topic: taps.append((seq, topic)))
+            await recorder.wait_for(lambda ms: len({m.topic for m in ms if m.topic.endswith("/state")}) == 3, 15,
+                                    what="a state from each projector")
+            await agent.link.drain(10)
+            _fill_disk(agent, True)
+            for emu in fleet.emulators:
+                emu.set_power("on")
+            await recorder.wait_for(lambda ms: len([m for m in ms if m.topic.endswith("/event")]) >= 3, 10,
+                                    what="power events delivered on the full disk, broker up")
+            assert agent.link.commit_failures == 0
+            mosquitto.stop()
+            full_from = len(taps)
+            rounds = 0
+            # Toggle the projectors until commits fail and more messages wait than the outbox may hold.
+            while agent.link.commit_failures == 0 or agent.outbox.dropped == 0:
+                rounds += 1
+                assert rounds < 120, "the outbox never filled"
+                for emu in fleet.emulators:
+                    emu.set_power("on" if emu.power.name == "standby" else "standby")
+                await asyncio.sleep(0.4)
+            polls_while_full = sum(c.polls for c in agent.coordinators.values())
+            await wait_until(lambda: sum(c.polls for c in agent.coordinators.values()) >= polls_while_full + 6, 10,
+                             "polling goes on while the disk is full")
+            assert task.done() is False and agent.healthy()
+            assert agent.outbox.pending <= 40
+            stopwatch_s = time.monotonic()
+            _fill_disk(agent, False)  # space is back
+            await wait_until(lambda: agent.link.commit_failures == 0 and agent.outbox.pending == 0, 10,
+                             "commits work again")
+            mosquitto.start()
+            await agent.link.wait_connected(15)
+            await agent.link.drain(15)
+            recovery_s = round(time.monotonic() - stopwatch_s, 2)
+            dropped = agent.outbox.dropped
+            # Health is QoS 0, which a broker does not queue for a subscriber that is still reconnecting.
+            await wait_until(recorder.client.is_connected, 10, "subscriber back")
+            agent.send_health()
+            agent.link.flush_now()
+            health = await recorder.wait_for(
+                lambda ms: [m for m in ms if m.topic.endswith("/health") and m.data["replayed"] is False], 15,
+                what="a live health report")
+        finally:
+            agent.stop()
+            await asyncio.wait_for(task, 20)
+    recorder.stop()
+    written = {s for s, t in taps[full_from:] if not t.endswith("/health")}
+    arrived = {m.seq for m in recorder.snapshot()}
+    lost = written - arrived
+    # Only what the bound dropped is missing, and every dropped message is counted.
+    assert len(lost) <= dropped and dropped > 0
+    assert health[-1].data["outbox_dropped"] >= dropped
+    logged = [r.getMessage() for r in caplog.records if "outbox" in r.getMessage()]
+    assert any("outbox commit failed" in m for m in logged) and any("writable again" in m for m in logged)
+    assert sum("outbox commit failed" in m for m in logged) <= 2  # said once, not at every retry
+    print(f"RELIABILITY disk-full rounds={rounds} written={len(written)} dropped={dropped} lost={len(lost)} "
+          f"recovery_s={recovery_s}")
