@@ -12,6 +12,7 @@ import io
 import math
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from PIL import Image
@@ -75,14 +76,34 @@ def _figure(chart: Chart, doc: ReportDocument, lang: str, title: bool) -> Figure
             axes.plot(positions, values, marker="o", markersize=3, linewidth=1.8,
                       color=_COLOURS[index % len(_COLOURS)], label=names[index])
     else:
+        # One PolyCollection per series: bar() makes a Rectangle artist (and its properties) per bar.
         groups = max(1, len(chart.series))
         thickness = 0.8 / groups
+        low = high = 0.0
         for index, series in enumerate(chart.series):
             offset = (index - (groups - 1) / 2) * thickness
-            values = [0 if v is None else v for v in series.values]
-            where = [p + offset for p in positions]
-            draw = axes.barh if horizontal else axes.bar
-            draw(where, values, thickness * 0.95, color=_COLOURS[index % len(_COLOURS)], label=names[index])
+            boxes = []
+            for position, value in zip(positions, series.values, strict=False):
+                if value is None:
+                    continue
+                a, b = position + offset - thickness * 0.475, position + offset + thickness * 0.475
+                corners = [(0, a), (value, a), (value, b), (0, b)] if horizontal else \
+                    [(a, 0), (a, value), (b, value), (b, 0)]
+                boxes.append(corners)
+                low, high = min(low, value), max(high, value)
+            axes.add_collection(PolyCollection(boxes, facecolors=_COLOURS[index % len(_COLOURS)],
+                                               edgecolors="none", label=names[index]))
+        if chart.reference is not None:
+            low, high = min(low, chart.reference), max(high, chart.reference)
+        span = (high - low) or 1.0
+        values_from, values_to = low - (0.05 * span if low < 0 else 0), high + 0.05 * span
+        categories_from, categories_to = -0.5, max(0.5, len(positions) - 0.5)
+        if horizontal:
+            axes.set_xlim(values_from, values_to)
+            axes.set_ylim(categories_from, categories_to)
+        else:
+            axes.set_ylim(values_from, values_to)
+            axes.set_xlim(categories_from, categories_to)
 
     if chart.reference is not None:
         ref_label = label(chart.reference_label, doc, lang) if chart.reference_label else None
