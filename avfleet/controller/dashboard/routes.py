@@ -161,8 +161,9 @@ def build_router() -> APIRouter:
             total = conn.execute(sa.select(sa.func.count()).select_from(TICKETS).where(*where)).scalar_one()
             rows = conn.execute(sa.select(TICKETS).where(*where).order_by(t.updated_at.desc(), t.id.desc())
                                 .limit(PAGE).offset((page - 1) * PAGE)).all()
+            names = counts.municipalities(conn, who.scope)
         return render(request, "tickets.html", who, tickets=rows, state=state, kind=kind or "",
-                      severity=severity or "", municipality=municipality or "", kinds=KINDS,
+                      severity=severity or "", municipality=municipality or "", municipalities=names, kinds=KINDS,
                       severities=SEVERITIES, states=("active", *STATES, "all"), **_pages(total, page))
 
     @router.get("/energy", response_class=HTMLResponse)

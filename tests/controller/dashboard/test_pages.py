@@ -220,3 +220,20 @@ def test_left_on_counts_lit_devices_outside_school_hours_only(world: dict) -> No
         assert habo(tuesday_night).left_on == lit
         assert [p.name for p in counts.place_counts(conn, Scope(frozenset({"Habo"})), "municipality",
                                                     "07:00-17:00", tuesday_ten)] == ["Habo"]
+
+
+def test_ticket_actions_are_offered_by_state_and_the_list_filters_by_state(world: dict) -> None:
+    client = client_for(world, "techhabo")
+    html = client.get("/tickets").text
+    first = re.search(r'data-testid="ticket-acknowledge" data-ticket-action="acknowledge" data-ticket="(\d+)"', html)
+    ticket = first.group(1)
+    # What the page's script does on "Ja": the API call with the CSRF cookie's value in the header.
+    answer = client.post(f"/api/v1/tickets/{ticket}/acknowledge", json={},
+                         headers={"X-CSRF-Token": client.cookies.get("avfleet_csrf")})
+    assert answer.status_code == 200, answer.text
+    after = client.get("/tickets").text
+    assert f'data-ticket="{ticket}" data-state="acknowledged"' in after
+    assert f'data-ticket-action="acknowledge" data-ticket="{ticket}"' not in after
+    assert f'data-ticket-action="resolve" data-ticket="{ticket}"' in after
+    acknowledged = client.get("/tickets?state=acknowledged").text
+    assert re.findall(r'data-testid="ticket-row" data-ticket="(\d+)"', acknowledged) == [ticket]
