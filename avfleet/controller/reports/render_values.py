@@ -71,12 +71,12 @@ class OutColumn:
     get: Callable[[dict[str, Value]], Value]
 
 
-def out_columns(table: Table, doc: ReportDocument, lang: str, *, units: bool = True) -> list[OutColumn]:
+def out_columns(table: Table, doc: ReportDocument, lang: str) -> list[OutColumn]:
     """The table's columns as rendered: a compare column is followed by last year's and the change."""
     result: list[OutColumn] = []
     for column in table.columns:
         base = text(column.label, lang)
-        unit = unit_text(column.kind, lang) if units else None
+        unit = unit_text(column.kind, lang)
         shown = text("layout.column.with_unit", lang, label=base, unit=unit) if unit else base
         key = column.key
         result.append(OutColumn(column, "current", shown, column.kind, lambda row, key=key: row.get(key)))
