@@ -1,7 +1,8 @@
 """Backups of the controller's database, and restoring one: `avfleet db backup` / `avfleet db restore`.
 
-SQLite: the online backup API (sqlite3.Connection.backup), which copies a consistent snapshot page
-by page while the controller keeps writing; the backup is itself a SQLite database file. Written
+SQLite: the online backup API (sqlite3.Connection.backup), which copies one consistent snapshot
+while the controller keeps writing (WAL mode: the reader blocks no writer); the backup is itself a
+SQLite database file. Written
 to a temporary name beside the target and renamed, so a crash never leaves half a backup under the
 final name.
 
@@ -111,7 +112,10 @@ def _sqlite_backup(source: Path, out: Path) -> None:
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     dst = sqlite3.connect(partial)
     try:
-        src.backup(dst, pages=1024)  # steps of 1024 pages: the controller's writers get turns in between
+        # In one step: a backup in steps restarts whenever another connection writes between them,
+        # so under a busy controller it might never end. One step reads one snapshot, and in WAL
+        # mode (controller/db.py) a reader does not block the controller's writers.
+        src.backup(dst)
         dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
     finally:
         dst.close()

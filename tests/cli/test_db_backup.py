@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,9 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from avfleet.cli.main import build_app
+from avfleet.controller.backup import backup
 from avfleet.controller.db import create_db_engine, write_transaction
+from avfleet.controller.fleet.models import ReceivedMessage
 from avfleet.controller.inventory.importer import import_csv
 from avfleet.controller.migrate import current_revision, upgrade
 from avfleet.controller.models import metadata
@@ -25,6 +30,7 @@ from tests.controller.auth.support import feed_two_municipalities, make_users, s
 from tests.controller.conftest import create_pg_database, drop_pg_database, pg_available
 from tests.controller.inventory.support import NOW, good_row
 from tests.support.components import missing
+from tests.support.waiting import wait
 
 # Tables a filled database must have rows in, so the comparison compares something.
 FILLED = {"agents", "devices", "device_history", "received_messages", "tickets", "notifications",
@@ -132,3 +138,50 @@ def test_backup_of_a_missing_sqlite_database_fails_and_says_so(tmp_path: Path) -
     assert "no SQLite database at" in proc.stderr
     proc = avfleet("db", "restore", str(tmp_path / "nothing"), "--database-url", f"sqlite:///{tmp_path}/x.db")
     assert proc.returncode == 1 and "no backup file at" in proc.stderr
+
+
+def test_sqlite_backup_while_the_database_is_written_is_one_consistent_snapshot(tmp_path: Path) -> None:
+    """A writer commits batches throughout the backup (as the controller's ingest does): the backup
+    finishes, passes SQLite's integrity check, and holds whole batches only, between the counts
+    before and after."""
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    engine = create_db_engine(url)
+    upgrade(engine)
+    table = ReceivedMessage.__table__
+    batch = 200
+    now = datetime.now(UTC)
+
+    def write_batch(n: int) -> None:
+        with write_transaction(engine) as conn:
+            conn.execute(table.insert(), [{"agent_id": f"ag-{n}", "epoch": "0", "seq": i, "kind": "state",
+                                           "received_at": now} for i in range(batch)])
+
+    for n in range(100):  # 20,000 rows before the backup starts
+        write_batch(n)
+    stop, written = threading.Event(), [100]
+
+    def writer() -> None:
+        while not stop.is_set():
+            write_batch(written[0])
+            written[0] += 1
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        wait(lambda: written[0] >= 105, 30, "the writer under way")
+        before = written[0] * batch
+        outcome = backup(engine, tmp_path / "busy.backup")
+        wait(lambda: written[0] >= before // batch + 3, 30, "writes after the backup")
+    finally:
+        stop.set()
+        thread.join(10)
+    engine.dispose()
+    copy = sqlite3.connect(tmp_path / "busy.backup")
+    try:
+        assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        rows = copy.execute("SELECT count(*) FROM received_messages").fetchone()[0]
+    finally:
+        copy.close()
+    assert rows % batch == 0, "a batch was cut by the backup"
+    assert before - batch <= rows <= written[0] * batch
+    assert outcome.what.startswith("backed up")
