@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import sqlite3
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from avfleet.cli.main import build_app
-from avfleet.controller.backup import backup
+from avfleet.controller.backup import BackupError, backup
 from avfleet.controller.db import create_db_engine, write_transaction
 from avfleet.controller.fleet.models import ReceivedMessage
 from avfleet.controller.inventory.importer import import_csv
@@ -27,7 +28,7 @@ from avfleet.controller.migrate import current_revision, upgrade
 from avfleet.controller.models import metadata
 from avfleet.inventory.csvfile import COLUMNS
 from tests.controller.auth.support import feed_two_municipalities, make_users, settings_for
-from tests.controller.conftest import create_pg_database, drop_pg_database, pg_available
+from tests.controller.conftest import PG_ADMIN_URL, create_pg_database, drop_pg_database, pg_available
 from tests.controller.inventory.support import NOW, good_row
 from tests.support.components import missing
 from tests.support.waiting import wait
@@ -185,3 +186,22 @@ def test_sqlite_backup_while_the_database_is_written_is_one_consistent_snapshot(
     assert rows % batch == 0, "a batch was cut by the backup"
     assert before - batch <= rows <= written[0] * batch
     assert outcome.what.startswith("backed up")
+
+
+def test_pg_dump_older_than_the_server_is_refused_with_the_package_to_install(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    if not pg_available():
+        missing("PostgreSQL is not reachable on 127.0.0.1:5432")
+    fake = tmp_path / "bin" / "pg_dump"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    engine = create_db_engine(PG_ADMIN_URL)
+    try:
+        with pytest.raises(BackupError, match=r"pg_dump 9 cannot dump a PostgreSQL \d+ server; install "
+                                              r"postgresql-client-\d+"):
+            backup(engine, tmp_path / "never.backup")
+    finally:
+        engine.dispose()
+    assert not (tmp_path / "never.backup").exists()
