@@ -49,6 +49,10 @@ _SPACES = re.compile(r"[ \t\n]+")
 
 def render_pdf(doc: ReportDocument, lang: str) -> bytes:
     pdf = _Pdf(generated_line(doc, lang), lang)
+    pdf.set_title(f"{report_title(doc, lang)} – {place(doc, lang)} – {doc.year}")
+    pdf.set_lang("sv-SE" if lang == "sv" else "en-GB")
+    # The document's moment, not the clock's: the same document gives the same bytes.
+    pdf.set_creation_date(doc.generated_at)
     pdf.add_page()
     _cover(pdf, doc, lang)
     for section in doc.sections:
@@ -66,7 +70,7 @@ class _Pdf(FPDF):
         self.set_margins(_MARGIN, _MARGIN, _MARGIN)
         self.set_auto_page_break(True, margin=18)
         self.footer_text = footer_text
-        self.lang = lang
+        self.report_lang = lang  # not `lang`: FPDF keeps the PDF's language tag (sv-SE) there
         self.set_font(_FONT, "", _BODY_PT)
 
     def footer(self) -> None:
@@ -76,7 +80,7 @@ class _Pdf(FPDF):
         half = self.epw / 2
         self.cell(half, 5, self.footer_text, align="L")
         # "{nb}" is fpdf2's alias for the page count, filled in when the document is closed.
-        self.cell(half, 5, text("layout.footer.page", self.lang, page=self.page_no(), pages="{nb}"), align="R")
+        self.cell(half, 5, text("layout.footer.page", self.report_lang, page=self.page_no(), pages="{nb}"), align="R")
         self.set_text_color(0, 0, 0)
 
 

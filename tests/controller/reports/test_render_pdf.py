@@ -49,6 +49,14 @@ def test_swedish_pdf_has_cover_sections_numbers_and_footer(pdfs: dict[str, bytes
         assert "Skapad 2026-12-01 14:05" in page
 
 
+def test_the_pdf_says_what_it_is_and_is_the_same_for_the_same_document(pdfs: dict[str, bytes]) -> None:
+    reader = pypdf.PdfReader(io.BytesIO(pdfs["sv"]))
+    assert reader.metadata.title == "Inventarierapport – Värnamo – 2026"
+    assert reader.trailer["/Root"]["/Lang"] == "sv-SE"
+    doc = ReportDocument("inventory", "Vaggeryd", 2026, GENERATED, [])
+    assert render(doc, "pdf", "en") == render(doc, "pdf", "en")
+
+
 def test_english_pdf(pdfs: dict[str, bytes]) -> None:
     pages = pages_text(pdfs["en"])
     everything = "\n".join(pages)
