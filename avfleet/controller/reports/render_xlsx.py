@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import math
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import xlsxwriter
@@ -48,7 +48,10 @@ _FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 def render_xlsx(doc: ReportDocument, lang: str) -> bytes:
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "remove_timezone": True})
-    workbook.set_properties({"title": f"{report_title(doc, lang)} {place(doc, lang)} {doc.year}"})
+    # The document's moment, not the clock's: the same document gives the same bytes.
+    created = doc.generated_at.astimezone(UTC).replace(tzinfo=None)
+    workbook.set_properties({"title": f"{report_title(doc, lang)} – {place(doc, lang)} – {doc.year}",
+                             "created": created})
     formats = _Formats(workbook)
     names = _SheetNames()
     _cover(workbook.add_worksheet(names.take(text("layout.sheet.cover", lang))), doc, lang, formats)

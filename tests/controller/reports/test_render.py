@@ -294,6 +294,13 @@ def test_xlsx_has_native_charts_beside_the_tables(workbooks: dict[str, openpyxl.
         assert "barChart" in equity and 'val="bar"' in equity
 
 
+def test_the_same_document_gives_the_same_workbook() -> None:
+    doc = sample_doc(unit_rows=3)
+    data = render(doc, "xlsx", "sv")
+    assert data == render(doc, "xlsx", "sv")
+    assert openpyxl.load_workbook(io.BytesIO(data)).properties.title == "Inventarierapport – Värnamo – 2026"
+
+
 def test_long_sheet_names_are_cut_and_kept_apart() -> None:
     long = "test.section.long"
     with pytest.MonkeyPatch.context() as patch:
