@@ -91,7 +91,8 @@ _PAGES: dict[str, tuple[str, str]] = {
     "device.forecast": ("Byte beräknas", "Replacement forecast"),
     "device.daily": ("Påslagen per dag (30 dagar)", "On per day (30 days)"),
     "device.controls": ("Styrning", "Controls"),
-    "device.energy": ("Energi, senaste {days} dagarna", "Energy, the last {days} days"),
+    "device.energy": ("Energi, de senaste {days} dygnen till och med i går", "Energy, the last {days} days up to "
+                      "yesterday"),
     "device.history": ("Historik", "History"),
     "device.history_more": ("De senaste {shown} av {total} förändringarna", "The latest {shown} of {total} changes"),
     "device.replayed": ("(eftersänd)", "(replayed)"),
@@ -127,6 +128,8 @@ _PAGES: dict[str, tuple[str, str]] = {
     "ticket.resolve": ("Lös", "Resolve"),
     "energy.kwh": ("kWh", "kWh"),
     "energy.day": ("Dag", "Day"),
+    "energy.wh": ("Wh", "Wh"),
+    "energy.left_on_wh": ("Wh påslagen utanför skoltid", "Wh left on"),
     "energy.left_on": ("kWh påslagen utanför skoltid", "kWh left on"),
     "energy.standby": ("kWh viloläge", "kWh standby"),
     "energy.hours_left_on": ("Timmar påslagen utanför skoltid", "Hours left on"),

@@ -92,11 +92,18 @@ def render(request: Request, template: str, principal: Principal | None, status_
     labels["input"] = {code: f"{text(key, lang)} ({code})" for code, key in INPUTS.items()}
     labels["fault"] = {name: text(f"dash.fault.{name}", lang) for name in FAULT_COMPONENTS}
 
+    def num(value: float | None, digits: int = 1) -> str:
+        """A number as the language writes it: 1,5 in Swedish, 1.5 in English."""
+        if value is None:
+            return "–"
+        shown = f"{value:.{digits}f}"
+        return shown.replace(".", ",") if lang == "sv" else shown
+
     def input_name(code: str | None) -> str:
         return "" if not code else labels["input"].get(code, code)
     page = environment().get_template(template).render(
         t=t, lang=lang, when=_when, who=principal, request=request, path=request.url.path,
-        url=lambda **changes: page_url(request, **changes), input_name=input_name, inputs=labels["input"],
+        url=lambda **changes: page_url(request, **changes), input_name=input_name, inputs=labels["input"], num=num,
         labels_json=json.dumps(labels, ensure_ascii=False), **values)
     response = HTMLResponse(page, status_code=status_code)
     if request.query_params.get("lang") in LANGS:
