@@ -292,7 +292,7 @@ def test_docs_render_in_chromium_under_the_policy(controller: Controller) -> Non
             page.on("pageerror", lambda e: problems.append(str(e)))
             page.on("request", lambda r: requested.append(r.url))
             page.goto(controller.dashboard_url.rstrip("/") + "/docs")
-            expect(page.locator(".swagger-ui .info .title")).to_contain_text("avfleet controller", timeout=15000)
+            expect(page.locator(".swagger-ui .info .title")).to_contain_text("avfleet controller", timeout=30000)
             expect(page.locator(".opblock-summary-path").first).to_be_visible()
         finally:
             browser.close()
