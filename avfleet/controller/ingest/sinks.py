@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import queue
+import threading
 from collections import deque
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
@@ -65,12 +67,26 @@ def _writer_main(settings: ControllerSettings, conn: Connection) -> None:
     setup_logging(logging.INFO, tag="writer")
     writer = BatchWriter(settings)
     tune_gc()
+    requests: queue.SimpleQueue = queue.SimpleQueue()
+
+    def receive() -> None:
+        # The pipe is always drained, so the parent's send of its next batch never waits on this
+        # process's send of a result: with both blocked on full socket buffers (a large batch one way,
+        # a result with many rejections the other) each would wait for the other for ever. Found by
+        # the ingest fuzzing test (tests/controller/test_ingest_fuzzing.py).
+        try:
+            while True:
+                item = conn.recv()
+                requests.put(item)
+                if item is None:
+                    return
+        except (EOFError, OSError):
+            requests.put(None)
+
+    threading.Thread(target=receive, name="avfleet-writer-receive", daemon=True).start()
     try:
         while True:
-            try:
-                request = conn.recv()
-            except EOFError:
-                return
+            request = requests.get()
             if request is None:
                 return
             batch_id, items = request

@@ -22,6 +22,8 @@ from avfleet.controller.tickets.service import TicketInputs, TicketService, fail
 from avfleet.protocols.mqtt import topics
 from avfleet.protocols.mqtt.payloads import AgentMessage, PayloadError, parse_agent_message
 
+DETAIL_CHARS = 300  # of a rejection's reason: what the log shows, and all that crosses the pipe
+
 
 @dataclass
 class BatchResult:
@@ -81,13 +83,13 @@ class BatchWriter:
                 try:
                     parsed = cache[topic] = topics.parse_topic(topic)
                 except topics.TopicError as exc:
-                    rejections.append((agent_key(topic), "topic", str(exc)))
+                    rejections.append((agent_key(topic), "topic", str(exc)[:DETAIL_CHARS]))
                     continue
             try:
                 message = parse_agent_message(parsed, payload)
             except PayloadError as exc:
                 reason = "agent_mismatch" if "differs from topic" in exc.reason else "payload"
-                rejections.append((parsed.agent_id, reason, exc.reason))
+                rejections.append((parsed.agent_id, reason, exc.reason[:DETAIL_CHARS]))
                 continue
             messages.append(message)
             payloads[id(message)] = payload

@@ -70,6 +70,28 @@ def _reported_text(limit: int) -> Any:
 Timestamp = Annotated[AwareDatetime, Field(ge=datetime(1, 1, 1, tzinfo=UTC),
                                            le=datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))]
 DetailText = _reported_text(DETAIL_MAX)
+
+
+def _event_scalar(value: Any, info: ValidationInfo) -> Any:
+    # An event's `old`/`new` is one scalar (a state's value, an identity field, a level), never a
+    # structure, so a hostile payload cannot park an arbitrary document in the events table.
+    # (NaN, Infinity and NUL are refused after validation, with the other free-text checks.)
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        if not -(2**63) <= value < 2**63:
+            raise ValueError("integer outside the 64-bit range")
+        return value
+    if isinstance(value, str):
+        if info.mode == "python":
+            return _cut(value, DETAIL_MAX)
+        if len(value) > DETAIL_MAX:
+            raise ValueError(f"text longer than {DETAIL_MAX} characters")
+        return value
+    raise ValueError("one scalar (text, number, boolean or null), not a list or an object")
+
+
+EventValue = Annotated[Any, BeforeValidator(_event_scalar)]
 NameText = _text(NAME_MAX)
 HostText = _text(HOST_MAX)
 ShortText = _text(SHORT_MAX)
@@ -192,8 +214,8 @@ class EventMessage(Envelope):
     device_id: DeviceId
     event: EventType
     component: _reported_text(SHORT_MAX) | None = None  # type: ignore[valid-type]  # fault component or identity field
-    old: Any = None
-    new: Any = None
+    old: EventValue = None
+    new: EventValue = None
     observed_at: Timestamp
     detail: DetailText | None = None
 

@@ -180,7 +180,7 @@ def test_non_finite_numbers_are_refused() -> None:
     raw = json.dumps(health).replace('"cpu_percent": 1', '"cpu_percent": 1e400').encode()
     _refused(topics.parse_topic(topics.health_topic("a1")), raw, "cpu_percent")
     event_topic = topics.parse_topic(topics.event_topic("jkpg-a12", "pj-a12"))
-    _refused(event_topic, {**EVENT, "new": [1.0, float("nan")]}, "new.1")
+    _refused(event_topic, {**EVENT, "new": float("nan")}, "new", "NaN")
 
 
 def test_nul_is_refused_in_every_string() -> None:
@@ -188,7 +188,7 @@ def test_nul_is_refused_in_every_string() -> None:
     identity = {**_state_json()["identity"], "serial": "SN\x001"}
     _refused(STATE_TOPIC, _state_json(identity=identity), "identity.serial", "NUL")
     event_topic = topics.parse_topic(topics.event_topic("jkpg-a12", "pj-a12"))
-    _refused(event_topic, {**EVENT, "new": {"name": "x\x00"}}, "new.name")
+    _refused(event_topic, {**EVENT, "new": "x\x00"}, "new", "NUL")
     birth = {"v": 1, "agent_id": "a1", "seq": 1, "ts": "2026-01-05T07:00:00Z", "agent_version": "0.1",
              "host": "pi", "site": {"municipality": "Habo", "school": "Furu\x00skolan"}, "devices": []}
     _refused(topics.parse_topic(topics.birth_topic("a1")), birth, "site.school")
@@ -250,3 +250,11 @@ def test_a_repeated_key_cannot_hide_nan_or_nul_from_the_stored_text() -> None:
     # The same words inside text are ordinary text.
     ok = parse_agent_message(STATE_TOPIC, json.dumps(_state_json(detail="NaN Infinity \\\\u0000")))
     assert ok.detail == "NaN Infinity \\\\u0000"
+
+
+def test_an_events_old_and_new_are_scalars_of_bounded_length() -> None:
+    event_topic = topics.parse_topic(topics.event_topic("jkpg-a12", "pj-a12"))
+    for value in ([1, 2], {"name": "x"}, "å" * 513):
+        _refused(event_topic, {**EVENT, "new": value}, "new")
+    for value in ("on", 1200, 2.5, True, None, "å" * 512):
+        assert parse_agent_message(event_topic, json.dumps({**EVENT, "old": value})).old == value
