@@ -165,8 +165,6 @@ async def test_a_notification_flood_is_coalesced_and_polls_keep_their_cadence(
         finally:
             agent.stop()
             await asyncio.wait_for(task, 20)
-    print(f"RELIABILITY flood sent={sent} received={received} outbox_written={written} events={len(notes)} "
-          f"polls_calm_2s={calm} polls_flood_{flood_s}s={during} worst_loop_lag_s={worst_lag}")
     # The listener reads as fast as one event loop does (asyncio takes one datagram per readiness);
     # what it cannot read the kernel drops, which costs nothing. Before coalescing it read ~5 %.
     assert received >= 0.15 * sent

@@ -20,12 +20,15 @@ import pytest
 import sqlalchemy as sa
 
 from avfleet.agent.runtime import Agent
+from avfleet.controller.app import Controller
 from avfleet.controller.db import create_db_engine
 from avfleet.controller.fleet.models import DeviceTransition, ReceivedMessage
 from avfleet.controller.migrate import upgrade
+from avfleet.controller.settings import load_settings
 from avfleet.emulator.pjlink_fleet import EmulatedFleet
 from tests.agent.helpers import agent_config, wait_until
 from tests.controller import support
+from tests.controller.conftest import API_TOKEN
 from tests.reliability.stack import AUTH, Controllers, PrivatePostgres, controller_config, scenario_database, stopwatch
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.waiting import wait
@@ -48,13 +51,18 @@ def broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
 
 
 @pytest.mark.timeout(180)
-async def test_broker_restart_with_the_chain_up_loses_nothing(broker: MosquittoBroker, tmp_path: Path) -> None:
+async def test_broker_restart_with_the_chain_up_loses_nothing(broker: MosquittoBroker, tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """The controller runs in-process here (its start-up is what a subprocess would add; the kill
+    scenarios use subprocesses)."""
     agent_id = "jkpg-ekhagen-b07"
     with scenario_database() as db_url:
-        controllers = Controllers(controller_config(tmp_path / "c.yaml", database_url=db_url, broker_url=broker.url,
-                                                    client_id="reliability-broker"), tmp_path)
-        await asyncio.to_thread(controllers.start)
-        engine = create_db_engine(db_url)
+        settings = load_settings(database_url=db_url, broker_url=broker.url, api_tokens=[API_TOKEN],
+                                 broker_password="anonymous-broker-ignores-this", api_port=0,
+                                 client_id="reliability-broker", writer_process=False, default_schedules=False)
+        controller = Controller(settings, migrate=False)
+        await asyncio.to_thread(controller.start)
+        engine = controller.engine
         try:
             async with EmulatedFleet.from_count(3, power="standby", warmup_s=0, cooldown_s=0) as fleet:
                 agent = Agent(agent_config(agent_id, broker.url, fleet.urls(), tmp_path / "o.sqlite"))
@@ -64,6 +72,7 @@ async def test_broker_restart_with_the_chain_up_loses_nothing(broker: MosquittoB
                 agent.link.taps.append(lambda seq, topic: taps.append((seq, topic)))
                 try:
                     await wait_until(lambda: len([t for _s, t in taps if t.endswith("/state")]) >= 3, 20, "states")
+                    await wait_until(lambda: controller.ingest.wait_connected(0), 10, "the controller connected")
                     broker.stop()
                     for rounds in range(6):  # ~3 s of changes while the broker is down
                         for i, emu in enumerate(fleet.emulators):
@@ -85,21 +94,21 @@ async def test_broker_restart_with_the_chain_up_loses_nothing(broker: MosquittoB
                     await asyncio.wait_for(task, 20)
 
             def shown() -> dict[str, str]:
-                with httpx.Client(base_url=controllers.current.base_url, headers=AUTH) as api:
+                with httpx.Client(base_url=controller.dashboard_url.rstrip("/"), headers=AUTH) as api:
                     return {d["id"]: d["power"] for d in api.get("/api/v1/devices").json()["items"]}
 
             assert await asyncio.to_thread(wait, lambda: shown() == final, 20, "the API shows the last powers")
+            # The ingest lost its connection and found its session kept: only the very first connect met none.
+            assert controller.ingest.disconnects >= 1
+            assert sum("no stored session" in r.getMessage() for r in caplog.records) == 1
         finally:
-            controllers.kill()
-            engine.dispose()
-    # Only the very first connect met no session; the one after the broker restart found it kept.
-    assert controllers.logs().count("no stored session") == 1
+            await asyncio.to_thread(controller.stop)
     events = [t for s, t in taps if s in written and t.endswith("/event")]
     assert len(events) >= 6, "the outage should cover several transitions"
     print(f"RELIABILITY broker-restart written={len(written)} events={len(events)} recovery_s={recovery_s}")
 
 
-TOTAL = 3000
+TOTAL = 2000
 AGENTS = 2
 
 
