@@ -47,7 +47,8 @@
       try {
         await call("POST", "/api/v1/auth/login", { username: loginForm.username.value, password: loginForm.password.value },
           { noRedirect: true });
-        window.location.assign(loginForm.dataset.next || "/");
+        // A fragment (an old /#device/... link) survives the redirect to /login: keep it for after.
+        window.location.assign((loginForm.dataset.next || "/") + (location.hash || ""));
       } catch (e) {
         error.textContent = (labels.login && labels.login[String(e.status)]) || e.message;
         button.disabled = false;
