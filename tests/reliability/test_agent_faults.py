@@ -83,7 +83,7 @@ async def test_a_projector_hanging_mid_reply_goes_unreachable_and_the_others_kee
             assert agent.coordinators["pj-00"].failures >= 2
             # Each other projector polls on its own schedule: the hung one costs them nothing.
             for device in others:
-                assert during[device] >= 0.8 * calm[device], (calm, during)
+                assert during[device] >= 0.6 * calm[device], (calm, during)
             online = [m for m in recorder.snapshot() if m.topic.rsplit("/", 2)[-2] in others
                       and m.topic.endswith("/event") and m.data["event"] == "availability"]
             assert online == []  # nobody else flapped
