@@ -77,9 +77,14 @@ def issue_command(conn: Connection, publisher: Publisher | None, *, action: Acti
 
 def store_many(conn: Connection, *, action: Action, targets: list[tuple[str, str]], args: dict[str, Any],
                ttl_s: int) -> list[tuple[str, Command]]:
-    """Store one pending command per (agent_id, device_id), devices the caller already knows (a schedule's
-    run), with one INSERT. Publish them with `publish_stored` once this transaction committed, so that
-    an agent's quick answer always finds its command's row (file_results only updates stored rows)."""
+    """Store one command per (agent_id, device_id), devices the caller already knows (a schedule's run),
+    with one INSERT. Publish them with `send_stored` once this transaction committed, so that an
+    agent's quick answer always finds its command's row (file_results only updates stored rows).
+
+    They are stored as `sent`: they are handed to this process's broker link right after the commit,
+    and marking 5,000 rows sent afterwards took one more write transaction, which on SQLite waited
+    behind the ingest filing the first answers. `mark_handed` fails the few the link refuses; a
+    command never published (the process died in between) expires like any unanswered one."""
     now = datetime.now(UTC)
     out = [(agent_id, Command(command_id=uuid.uuid4().hex, device_id=device_id, action=action, args=args,
                               issued_at=now, expires_at=now + timedelta(seconds=ttl_s)))
@@ -87,7 +92,7 @@ def store_many(conn: Connection, *, action: Action, targets: list[tuple[str, str
     if out:
         conn.execute(COMMANDS.insert(), [
             {"command_id": c.command_id, "agent_id": agent_id, "device_id": c.device_id, "action": action.value,
-             "args": args, "issued_at": c.issued_at, "expires_at": c.expires_at, "status": "pending",
+             "args": args, "issued_at": c.issued_at, "expires_at": c.expires_at, "status": "sent",
              "detail": None} for agent_id, c in out])
     return out
 
@@ -115,17 +120,15 @@ def send_stored(publisher: Publisher | None, commands: list[tuple[str, Command]]
 
 
 def mark_handed(conn: Connection, handed: Handed) -> int:
-    """Mark what `send_stored` sent as sent and what it could not as failed; how many sent.
+    """Mark what `send_stored` could not send failed (`store_many` stored them as sent); how many sent.
 
-    Only a command still pending changes: an answer that came first (done, failed...) stands.
+    Only a command still open changes: an answer that came first (done, failed...) stands.
     """
     c = COMMANDS.c
     sent, failed = handed
-    for at in range(0, len(sent), 500):
-        conn.execute(COMMANDS.update().where(c.command_id.in_(sent[at:at + 500]), c.status == "pending")
-                     .values(status="sent"))
     if failed:
-        conn.execute(COMMANDS.update().where(c.command_id == sa.bindparam("cid"), c.status == "pending")
+        conn.execute(COMMANDS.update().where(c.command_id == sa.bindparam("cid"),
+                                             sa.or_(*(c.status == state for state in OPEN_STATES)))
                      .values(status="failed", detail=sa.bindparam("why")),
                      [{"cid": command_id, "why": detail} for command_id, detail in failed])
     return len(sent)

@@ -20,11 +20,12 @@ from avfleet.controller.settings import ControllerSettings
 
 def publish(engine: Engine, publisher: Publisher | None, outbox: service.Outbox) -> None:
     """Publish a committed transaction's commands, so an agent's quick answer finds its row; the write
-    lock is taken only afterwards, to mark them sent (the ingest files early answers meanwhile)."""
+    lock is taken afterwards only to fail those the broker link refused."""
     if outbox:
         handed = send_stored(publisher, outbox)
-        with write_transaction(engine) as conn:
-            mark_handed(conn, handed)
+        if handed[1]:  # only refusals need a write: the rows were stored as sent
+            with write_transaction(engine) as conn:
+                mark_handed(conn, handed)
 
 
 def run_due(engine: Engine, publisher: Publisher | None, settings: ControllerSettings, now: datetime) -> int:
