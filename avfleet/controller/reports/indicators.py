@@ -146,9 +146,10 @@ def load_units(conn: Connection, municipality: str | None, scope: Scope = COUNTY
 
 
 def age_band(age: float | None) -> str:
-    if age is None:
+    # A unit bought after the report's date (a report of an earlier year) has no age there yet.
+    if age is None or age < 0:
         return "unknown"
-    return next(key for lo, hi, key in AGE_BANDS if lo <= age < hi)
+    return next((key for lo, hi, key in AGE_BANDS if lo <= age < hi), AGE_BANDS[-1][2])
 
 
 def compare_rows(current: Counter, previous: Counter, label_key: str, labels: dict[str, str] | None = None,
