@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from avfleet.controller.api import slow_clients
 from avfleet.controller.api.app import create_app
+from avfleet.controller.commands.republish import republish_open
 from avfleet.controller.db import create_db_engine
 from avfleet.controller.gc_tuning import tune_gc as apply_gc_tuning
 from avfleet.controller.ingest.metrics import IngestMetrics
@@ -67,6 +68,8 @@ class Controller:
         if self.tune_gc:
             apply_gc_tuning()
         self.ingest.start()
+        # Commands stored but perhaps never published (killed between the commit and the publish).
+        republish_open(self.engine, self.ingest)
         self.jobs.start()
         # Idle keep-alive connections and slow request heads are closed (api/slow_clients.py).
         config = uvicorn.Config(self.app, host=self.settings.api_host, port=self.settings.api_port,

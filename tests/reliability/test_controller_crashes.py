@@ -23,12 +23,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from avfleet.controller.db import create_db_engine
+from avfleet.controller.db import create_db_engine, write_transaction
+from avfleet.controller.schedules import service
 from avfleet.controller.schedules.models import ScheduleRun
+from avfleet.controller.settings import load_settings
 from avfleet.emulator.pjlink import PowerState
 from avfleet.emulator.pjlink_fleet import EmulatedFleet
 from avfleet.emulator.pjlink_thread import EmulatorThread
 from tests.agent.helpers import AgentProcess, agent_dict, write_config
+from tests.controller.conftest import API_TOKEN
 from tests.reliability.stack import Controllers, controller_config, scenario_database, stopwatch
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.receivers import Received, SmtpInbox, WebhookInbox
@@ -89,8 +92,10 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 with controllers.api() as api:
                     wait(lambda: len([d for d in api.get("/devices").json()["items"]
                                       if d["availability"] == "online"]) == 3, 60, "three projectors online")
+                settings = load_settings(database_url=db_url, broker_url=broker.url, api_tokens=[API_TOKEN],
+                                         broker_password="anonymous-broker", schedule_command_ttl_s=60)
                 yield {"controllers": controllers, "emulators": emulators, "agent": agent, "webhook": webhook,
-                       "smtp": smtp, "presses": presses, "engine": engine}
+                       "smtp": smtp, "presses": presses, "engine": engine, "settings": settings}
             finally:
                 controllers.kill()
                 engine.dispose()
@@ -131,6 +136,12 @@ def test_sigkill_during_a_schedule_run_completes_it_once(chain: dict[str, Any]) 
     # The agent executes while the controller is dead; its answers queue in the controller's session.
     wait(lambda: all(emulators.call(lambda i=i: emulators.fleet.emulators[i].power) == PowerState.standby
                      for i in (0, 1)), 30, "both projectors off")
+    # The narrower window: a run committed whose commands were never published (a kill between the
+    # commit and the publish leaves exactly this; made here directly, no process can be killed there).
+    with write_transaction(chain["engine"]) as conn:
+        gap_run = service.start_run(conn, [], chain["settings"], action="power_off",
+                                    scope={"devices": [{"agent_id": AGENT, "device_id": "pj-02"}]}, by="test")
+    assert [r["result"] for r in gap_run["results"]] == ["pending"]
     since = stopwatch()
     controllers.start()
     ready_s = since()
@@ -143,13 +154,20 @@ def test_sigkill_during_a_schedule_run_completes_it_once(chain: dict[str, Any]) 
                                                                          "pj-01": "powered_off"}
         runs_listed = api.get(f"/schedules/{schedule['id']}/runs").json()
         assert runs_listed["total"] == 1  # neither lost nor doubled
-        commands = api.get("/commands").json()["items"]
-        assert sorted((c["device_id"], c["status"]) for c in commands) == [("pj-00", "done"), ("pj-01", "done")]
+        commands = api.get("/commands", params={"limit": 100}).json()["items"]
+        assert sorted((c["device_id"], c["status"]) for c in commands if c["device_id"] != "pj-02") == [
+            ("pj-00", "done"), ("pj-01", "done")]
         # The dashboard's device list shows them off.
         wait(lambda: {d["id"]: d["power"] for d in api.get("/devices").json()["items"]
                       if d["id"] in ("pj-00", "pj-01")} == {"pj-00": "standby", "pj-01": "standby"}, 20,
              "the devices shown off")
-    assert presses == {"pj-00": 1, "pj-01": 1}  # each projector got exactly one power off
+        # The restart published the open commands again: the unpublished one ran, the others were
+        # refused by the agent as duplicates.
+        gap = wait(lambda: (r := api.get(f"/runs/{gap_run['id']}").json())["state"] == "finished" and r, 30,
+                   "the run whose commands were never published finished")
+        assert (gap["powered_off"], gap["expired"]) == (1, 0)
+    assert presses == {"pj-00": 1, "pj-01": 1, "pj-02": 1}  # each projector got exactly one power off
+    emulators.call(lambda: emulators.fleet.emulators[2].set_power("on"))
     print(f"RELIABILITY schedule-kill ready_s={ready_s} recovery_s={recovery_s}")
 
 
