@@ -159,9 +159,12 @@ def test_login_exchanges_admin_password_for_the_token(client: TestClient) -> Non
     assert bad.status_code == 401 and bad.json()["detail"]
 
 
-def test_dashboard_page_is_served(client: TestClient) -> None:
-    res = client.get("/")
-    assert res.status_code == 200 and "/api/v1/stream" in res.text and "/api/v1/devices" in res.text
+def test_dashboard_asks_for_a_login_and_serves_its_login_page(client: TestClient) -> None:
+    # The pages themselves: tests/controller/dashboard/ (server side and in Chromium).
+    res = client.get("/", follow_redirects=False)
+    assert res.status_code == 303 and res.headers["location"].startswith("/login")
+    page = client.get("/login")
+    assert page.status_code == 200 and 'id="username"' in page.text and 'id="password"' in page.text
 
 
 # The answers' field names as the dashboard and outside scripts read them (docs/api.md): add freely, rename none.
