@@ -138,9 +138,9 @@ def main() -> None:
             busy_cpu = cpu_seconds(ctl) - before
             changes, events = traffic.sent - sent_before, sum(counts) - events_before
         finally:
-            stop_all = locals().get("stop")
-            if stop_all is not None:
-                stop_all.set()
+            for flag in (locals().get("stop"), getattr(locals().get("traffic"), "stopping", None)):
+                if flag is not None:
+                    flag.set()
             controller.kill()
             controller.wait(10)
             broker.stop()
