@@ -65,6 +65,9 @@ class WebSession(SQLModel, table=True):
     csrf_hash: str = Field(max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    # The last request of the session (kept to the minute): idle longer than session_idle_s, it ends.
+    # NULL: a session from before migration 0011, judged by its creation time.
+    last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class LoginFailure(SQLModel, table=True):
