@@ -85,3 +85,21 @@ class AgentOutage(SQLModel, table=True):
     since: datetime = Field(sa_type=UTCDateTime)  # the agent's last_seen when it was found lost
     until: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)  # None: still out
     reason: str = Field(max_length=16)  # lost | offline
+
+
+class OutletReading(SQLModel, table=True):
+    """A PDU outlet's watts for the device it feeds (`feeds` on the outlet in the PDU's state), noted by
+    the energy.outlets job from the PDU's current status whenever they change by more than a dead band;
+    `power_w` None: nothing measured from then on (PDU not answering). device_history cannot hold
+    them: it stores a PDU's row only when its availability, power, faults or input change."""
+
+    __tablename__ = "energy_outlet_readings"
+    __table_args__ = (sa.Index("ix_energy_outlet_readings_fed", "agent_id", "device_id", "observed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: str = Field(max_length=64)
+    device_id: str = Field(max_length=64)  # the fed device
+    pdu_id: str = Field(max_length=64)
+    outlet: int
+    observed_at: datetime = Field(sa_type=UTCDateTime)  # the PDU state's observed_at
+    power_w: float | None = None
