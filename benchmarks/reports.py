@@ -139,6 +139,14 @@ def fill_energy(engine: sa.Engine, fleet: list, agents: list[dict], year: int, n
             refresh_month(conn, year, month)
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM): ru_maxrss would carry over the parent's peak across fork and exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(url: str, fmt: str, year: int) -> None:
     """One format in a fresh process: its time and the process's peak RSS (MB) as a JSON line."""
     from avfleet.controller.reports.service import ReportService
@@ -148,12 +156,14 @@ def child(url: str, fmt: str, year: int) -> None:
     engine = create_db_engine(url)
     service = ReportService(load_settings(demo=True))
     service.library()  # the profile library (seconds of YAML), outside the timing, as a running API has it
+    before_mb = peak_rss_mb()
     t = time.perf_counter()
     with engine.connect() as conn:
         made = service.report_file(conn, MUNICIPALITY, year, fmt, "sv", utc_now())
     seconds = time.perf_counter() - t
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"format": fmt, "seconds": round(seconds, 2), "rss_mb": round(rss_mb), "bytes": len(made.body)}))
+    rss_mb = peak_rss_mb()
+    print(json.dumps({"format": fmt, "seconds": round(seconds, 2), "rss_mb": round(rss_mb),
+                      "rss_before_mb": round(before_mb), "bytes": len(made.body)}))
 
 
 def run(url: str, units: int) -> list[dict]:
@@ -179,8 +189,8 @@ def run(url: str, units: int) -> list[dict]:
         if done.returncode != 0:
             raise SystemExit(f"{fmt} failed:\n{done.stderr}")
         figures = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"  {fmt}: {figures['seconds']:.2f} s, peak RSS {figures['rss_mb']} MB, {figures['bytes']:,} bytes",
-              flush=True)
+        print(f"  {fmt}: {figures['seconds']:.2f} s, peak RSS {figures['rss_mb']} MB ({figures['rss_before_mb']} MB "
+              f"before the report), {figures['bytes']:,} bytes", flush=True)
         out.append(figures)
     return out
 
