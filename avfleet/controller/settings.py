@@ -157,6 +157,9 @@ class ControllerSettings(BaseSettings):
     admin_password_file: Path | None = None
     # A dashboard login lasts this long at most (auth/service.py); then the user logs in again.
     session_ttl_s: int = Field(default=12 * 3600, ge=60, le=30 * 86_400)
+    # ... and ends sooner when no request has come with its cookie for this long (the pages' own
+    # refreshes count as requests; the last-seen time is written at most once a minute).
+    session_idle_s: int = Field(default=2 * 3600, ge=60, le=30 * 86_400)
     # Slow and idle clients (api/slow_clients.py): an idle keep-alive connection is closed after
     # http_keep_alive_s, a request line and headers not complete within http_header_timeout_s.
     http_keep_alive_s: int = Field(default=5, ge=1, le=300)

@@ -183,6 +183,28 @@ def test_a_session_expires_after_session_ttl_s(client: TestClient) -> None:
     client.cookies.clear()
 
 
+def test_a_session_left_idle_ends_and_one_in_use_does_not(client: TestClient) -> None:
+    idle = client.app.state.context.settings.session_idle_s
+    login = client.post("/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert login.status_code == 200
+    engine = client.app.state.engine_for_test
+
+    def last_seen(ago: float) -> None:
+        with engine.begin() as conn:
+            conn.execute(SESSIONS.update().values(last_seen_at=datetime.now(UTC) - timedelta(seconds=ago)))
+
+    # Used two minutes ago, within the idle time: it answers, and its last-seen time moves to now.
+    last_seen(120)
+    assert client.get("/api/v1/auth/me").status_code == 200
+    with engine.begin() as conn:
+        seen = conn.execute(sa.select(SESSIONS.c.last_seen_at)).scalar_one()
+    assert (datetime.now(UTC) - seen).total_seconds() < 30
+    # Idle one second past session_idle_s (long before its expiry): log in again.
+    last_seen(idle + 1)
+    assert client.get("/api/v1/auth/me").status_code == 401
+    client.cookies.clear()
+
+
 # --- the real server: uvicorn with the slow-client limits, a broker, the stream ---------------------
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ a route asks for.
 from __future__ import annotations
 
 import hmac
+from datetime import timedelta
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -58,6 +59,10 @@ def settings_token_matches(ctx: ApiContext, presented: str) -> bool:
     return matched
 
 
+def _idle(ctx: ApiContext) -> timedelta:
+    return timedelta(seconds=ctx.settings.session_idle_s)
+
+
 def _unauthorized(message: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"})
 
@@ -72,7 +77,7 @@ def get_principal(request: Request, credentials: HTTPAuthorizationCredentials | 
         if settings_token_matches(ctx, credentials.credentials):
             return bootstrap_admin(ctx, ip)
         with ctx.engine.connect() as conn:
-            principal, touch = service.principal_of_token(conn, credentials.credentials, ip)
+            principal, touch = service.principal_of_token(conn, credentials.credentials, ip, _idle(ctx))
         if principal is None:
             raise _unauthorized("invalid token")
         if touch is not None:
@@ -83,10 +88,13 @@ def get_principal(request: Request, credentials: HTTPAuthorizationCredentials | 
     if not cookie:
         raise _unauthorized("missing bearer token (Authorization: Bearer TOKEN) or session")
     with ctx.engine.connect() as conn:
-        found = service.session_of(conn, cookie, ip, bootstrap_admin(ctx, ip, "session"))
+        found = service.session_of(conn, cookie, ip, bootstrap_admin(ctx, ip, "session"), idle=_idle(ctx))
     if found is None:
         raise _unauthorized("session expired or unknown; log in again")
-    principal, csrf_hash = found
+    principal, csrf_hash, touch_due = found
+    if touch_due:
+        with write_transaction(ctx.engine) as conn:
+            service.touch_session(conn, cookie)
     if request.method not in SAFE_METHODS:
         # Double submit: the page reads the CSRF cookie and echoes it in a header, which another
         # site's form or fetch cannot do; the server checks it against the session's digest.

@@ -144,7 +144,8 @@ def revoke_token(conn: Connection, token_id: int) -> dict:
 
 # --- authentication ------------------------------------------------------------------------------
 
-def principal_of_token(conn: Connection, secret: str, client_ip: str | None) -> tuple[Principal | None, int | None]:
+def principal_of_token(conn: Connection, secret: str, client_ip: str | None,
+                       session_idle: timedelta | None = None) -> tuple[Principal | None, int | None]:
     """The user of a live API token, or of a live session secret sent as a bearer token (else None),
     and the token's id when its last-used time is due to be written (touch_token)."""
     row = conn.execute(sa.select(USERS, TOKENS.c.id.label("token_id"), TOKENS.c.last_used_at)
@@ -154,7 +155,7 @@ def principal_of_token(conn: Connection, secret: str, client_ip: str | None) -> 
     if row is not None:
         due = row.last_used_at is None or utc_now() - row.last_used_at >= LAST_USED_EVERY
         return _user_principal(row, "token", client_ip), row.token_id if due else None
-    session = session_of(conn, secret, client_ip, bootstrap=None)
+    session = session_of(conn, secret, client_ip, bootstrap=None, idle=session_idle)
     return (session[0] if session else None), None
 
 
@@ -162,22 +163,34 @@ def touch_token(conn: Connection, token_id: int) -> None:
     conn.execute(TOKENS.update().where(TOKENS.c.id == token_id).values(last_used_at=utc_now()))
 
 
-def session_of(conn: Connection, secret: str, client_ip: str | None,
-               bootstrap: Principal | None) -> tuple[Principal, str] | None:
-    """(principal, csrf hash) of a live session; user_id NULL sessions are the bootstrap admin's."""
+def session_of(conn: Connection, secret: str, client_ip: str | None, bootstrap: Principal | None,
+               idle: timedelta | None = None) -> tuple[Principal, str, bool] | None:
+    """(principal, csrf hash, touch due) of a live session: neither past its expiry nor idle longer than
+    `idle` (setting session_idle_s). "Touch due": its last-seen time is a minute old or more (touch_session).
+    user_id NULL sessions are the bootstrap admin's."""
     s = SESSIONS.c
-    row = conn.execute(sa.select(SESSIONS).where(s.token_hash == hashing.digest(secret),
-                                                 s.expires_at > utc_now())).first()
+    now = utc_now()
+    where = [s.token_hash == hashing.digest(secret), s.expires_at > now]
+    if idle is not None:
+        where.append(sa.func.coalesce(s.last_seen_at, s.created_at) > now - idle)
+    row = conn.execute(sa.select(SESSIONS).where(*where)).first()
     if row is None:
         return None
+    due = row.last_seen_at is None or now - row.last_seen_at >= LAST_USED_EVERY
     if row.user_id is None:
         if bootstrap is None:
             return None
-        return Principal(bootstrap.name, "admin", None, "session", client_ip), row.csrf_hash
+        return Principal(bootstrap.name, "admin", None, "session", client_ip), row.csrf_hash, due
     user = conn.execute(sa.select(USERS).where(USERS.c.id == row.user_id, USERS.c.disabled.is_(False))).first()
     if user is None:
         return None
-    return _user_principal(user, "session", client_ip), row.csrf_hash
+    return _user_principal(user, "session", client_ip), row.csrf_hash, due
+
+
+def touch_session(conn: Connection, secret: str) -> None:
+    """The session was used now: its idle time starts again."""
+    conn.execute(SESSIONS.update().where(SESSIONS.c.token_hash == hashing.digest(secret))
+                 .values(last_seen_at=utc_now()))
 
 
 @dataclass(frozen=True)
@@ -220,7 +233,7 @@ def open_session(conn: Connection, user_id: int | None, now: datetime | None = N
     conn.execute(SESSIONS.delete().where(SESSIONS.c.expires_at <= now))
     conn.execute(SESSIONS.insert().values(token_hash=hashing.digest(secret), user_id=user_id,
                                           csrf_hash=hashing.digest(csrf), created_at=now,
-                                          expires_at=now + ttl))
+                                          expires_at=now + ttl, last_seen_at=now))
     if user_id is not None:
         conn.execute(USERS.update().where(USERS.c.id == user_id).values(failed_logins=0))
     return secret, csrf
