@@ -67,8 +67,10 @@ class DeviceCoordinator:
         kind: Kind | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        feeds: dict[int, str] | None = None,
     ) -> None:
         self.device_id = device_id
+        self.feeds = feeds or {}  # a PDU's outlet index → the device it feeds, named on each reported outlet
         self.poller = poller
         self.reporter = reporter
         self.polling = polling
@@ -207,6 +209,9 @@ class DeviceCoordinator:
         """Take one poll's result: count failures, publish a state and events when something changed."""
         now = self._clock()
         force, self._force_publish = self._force_publish, False
+        if self.feeds and status.outlets:
+            status = status.model_copy(update={"outlets": [
+                o.model_copy(update={"feeds": self.feeds.get(o.index)}) for o in status.outlets]})
         if status.availability == Availability.unreachable:
             self.failures += 1
             if self.failures < self.polling.failure_threshold:

@@ -162,7 +162,7 @@ class Agent:
             poller = self._poller_factory(device.id, device.target, profile=device.profile, kind=kind, **options)
             coordinator = self.coordinators[device.id] = DeviceCoordinator(
                 device.id, poller, reporter, polling=config.polling, interval_s=config.poll_interval(device),
-                kind=kind,
+                kind=kind, feeds=device.feeds,
             )
             if hasattr(poller, "on_notification"):
                 # A Class 2 notification pushed on the control connection goes where a UDP one goes.

@@ -64,6 +64,9 @@ class Outlet(BaseModel):
     power_w: float | None = None
     energy_wh: float | None = None
     on: bool | None = None
+    # The device this outlet feeds (the agent config's `feeds`): the controller counts the outlet's
+    # watts as that device's measured draw (docs/energy.md). Contract addition, additive.
+    feeds: str | None = None
 
 
 class Identity(BaseModel):

@@ -1,5 +1,6 @@
-"""Periodic work of the energy domain: roll up finished local days into energy_daily, and note agent
-outages (agent_outages) so that their devices' figures have gaps there."""
+"""Periodic work of the energy domain: roll up finished local days into energy_daily, note agent
+outages (agent_outages) so that their devices' figures have gaps there, and note fed PDU outlets'
+watts (energy_outlet_readings) so that the devices behind them count as measured."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from avfleet.controller.db import write_transaction
 from avfleet.controller.energy.models import AgentOutage
+from avfleet.controller.energy.outlets import note_outlet_readings
 from avfleet.controller.energy.rollup import days_between, first_history_day, rolled_days, rollup_days_apart
 from avfleet.controller.energy.school_days import LOCAL, parse_school_hours
 from avfleet.controller.energy.watts import WattsResolver
@@ -79,7 +81,14 @@ def outages(engine: Engine, settings: ControllerSettings, now: datetime) -> int:
         return note_outages(conn, now, settings.agent_lost_after_s)
 
 
+def outlets(engine: Engine) -> int:
+    """Note fed PDU outlets' watts (energy/outlets.py): every 15 s, so a change is placed within 15 s."""
+    with write_transaction(engine) as conn:
+        return note_outlet_readings(conn)
+
+
 def jobs(settings: ControllerSettings) -> list[Job]:
     resolver = WattsResolver()
     return [Job("energy.rollup", 600.0, lambda engine, now: rollup(engine, settings, resolver, now)),
-            Job("energy.outages", 15.0, lambda engine, now: outages(engine, settings, now))]
+            Job("energy.outages", 15.0, lambda engine, now: outages(engine, settings, now)),
+            Job("energy.outlets", 15.0, lambda engine, now: outlets(engine))]

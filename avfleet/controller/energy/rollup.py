@@ -17,6 +17,7 @@ from avfleet.controller.calendars.service import Calendar, Holidays, SchoolDays
 from avfleet.controller.db import write_transaction
 from avfleet.controller.energy.compute import Figures, Reading, Watts, compute
 from avfleet.controller.energy.models import AgentOutage, EnergyDay, EnergyMonth, EnergyRolledDay
+from avfleet.controller.energy.outlets import load_outlet_watts, with_outlet_watts
 from avfleet.controller.energy.school_days import is_school_day, local_day_bounds, school_window
 from avfleet.controller.energy.watts import WattsResolver, configured_profiles
 from avfleet.controller.fleet.models import Agent, Device, DeviceTransition
@@ -107,6 +108,9 @@ def load_history(conn: Connection, pks: list[int], start: datetime, end: datetim
                                                 r.power_w))
     for readings in out.values():
         readings.sort(key=lambda x: x.observed_at)  # stable: the previous state first, then the window in order
+    # Devices behind a PDU outlet (`feeds`): the outlet's watts are their measured draw (energy/outlets.py).
+    for pk, watts in load_outlet_watts(conn, wanted, start, end).items():
+        out[pk] = with_outlet_watts(out.get(pk, []), watts)
     return out
 
 

@@ -164,6 +164,7 @@ class WireOutlet(Outlet):
 
     index: int = Field(ge=0, le=COUNT_MAX)
     name: _reported_text(NAME_MAX) | None = None  # type: ignore[valid-type]
+    feeds: DeviceId | None = None
 
 
 class WireIdentity(Identity):
