@@ -4,19 +4,36 @@ outlet's watts from it, and the figures (on the fly and rolled up) count them in
 
 from __future__ import annotations
 
+import random
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from avfleet.agent.config import PollingConfig
+from avfleet.agent.coordinator import DeviceCoordinator
+from avfleet.controller.db import create_db_engine
 from avfleet.controller.energy import jobs as energy_jobs
 from avfleet.controller.energy.models import OutletReading
 from avfleet.controller.energy.service import EnergyQuery, EnergyService
 from avfleet.controller.energy.watts import WattsResolver
 from avfleet.controller.fleet.models import Device
+from avfleet.controller.fleet.service import FleetService
+from avfleet.controller.migrate import upgrade
 from avfleet.controller.settings import load_settings
+from avfleet.profiles.library import load_library
+from avfleet.protocols.device_url import SnmpTarget
+from avfleet.protocols.mqtt.payloads import StateMessage, parse_agent_message
+from avfleet.protocols.mqtt.topics import parse_topic, state_topic
+from avfleet.protocols.snmp.client import SnmpEngineContext
+from avfleet.protocols.snmp.poller import SnmpPoller
+from avfleet.protocols.status import Availability, DeviceStatus, Identity, Kind, Power
+from tests.agent.test_coordinator import Clock, Collect
 from tests.controller.energy.support import BENQ_ON_W, BENQ_STANDBY_W, add_agent, add_device, add_history, local
+from tests.protocols.snmp.conftest import snmpsim_runner
+from tests.protocols.snmp.recordings import snmprec_dir
 
 DAY = date(2026, 11, 11)  # a Wednesday, finished by NOW
 NOW = local(DAY + timedelta(days=1), 12)
@@ -97,3 +114,53 @@ def test_half_a_day_without_pdu_readings_is_mixed(engine: Engine) -> None:
     for item in (device_day(engine), rolled(engine)):
         assert item["basis"] == "mixed" and item["coverage"] == 1.0
         assert item["kwh"] == pytest.approx(expected, abs=1e-6)
+
+
+async def test_a_real_pdu_recording_polled_over_snmp_measures_the_fed_projector(tmp_path: Path) -> None:
+    """snmpsim serves the Raritan PX2 recording (outlet 3 draws 68 W); the agent's poller and
+    coordinator (feeds {3: pj1}) build the PDU's state, the controller's ingest stores it, the job notes
+    outlet 3 for pj1, and pj1's figures (on by its own PJLink state) are measured at 68 W, not 270 W."""
+    recording = snmprec_dir() / "raritan-pdu_px2.snmprec"
+    sim = snmpsim_runner()
+    sim.add_file(recording.stem, recording)
+    context = SnmpEngineContext()
+    try:
+        sim.start()
+        poller = SnmpPoller("pdu1", SnmpTarget(host=sim.host, port=sim.port, community=recording.stem),
+                            engine=context, library=load_library())
+        out = Collect()
+        coordinator = DeviceCoordinator("pdu1", poller, out, polling=PollingConfig(), interval_s=10.0,
+                                        kind=Kind.pdu, clock=Clock(), rng=random.Random(1), feeds={3: "pj1"})
+        coordinator.handle(await poller.poll())
+    finally:
+        context.close()
+        sim.cleanup()
+    [pdu] = out.states
+    at = local(DAY, 8)
+    projector = DeviceStatus(device_id="pj1", kind=Kind.projector, protocol="pjlink",
+                             availability=Availability.online, power=Power.on,
+                             identity=Identity(manufacturer="BenQ", model="MW560", pjlink_class="1"))
+    url = f"sqlite:///{tmp_path / 'avfleet.db'}"
+    db = create_db_engine(url)
+    upgrade(db)
+    try:
+        with db.begin() as conn:
+            add_agent(conn, AGENT, "Jönköping", "Ekhagens skola", "A1")
+            messages = [StateMessage(agent_id=AGENT, seq=i + 1, ts=at, **s.model_copy(update={"observed_at": at})
+                                     .model_dump()) for i, s in enumerate((pdu, projector))]
+            FleetService().apply(conn, [parse_agent_message(parse_topic(state_topic(AGENT, m.device_id)),
+                                                            m.model_dump_json().encode()) for m in messages], now=at)
+        assert energy_jobs.outlets(db) == 1
+        with db.connect() as conn:
+            [(device_id, outlet, watts)] = conn.execute(sa.select(
+                OutletReading.__table__.c.device_id, OutletReading.__table__.c.outlet,
+                OutletReading.__table__.c.power_w)).all()
+        assert (device_id, outlet, watts) == ("pj1", 3, 68.0)
+        service = EnergyService(load_settings(demo=True), WattsResolver())
+        with db.connect() as conn:
+            [item] = [i for i in service.items(conn, EnergyQuery("device", DAY, DAY, "day"), local(DAY, 10))
+                      if i["device_id"] == "pj1"]
+        assert item["basis"] == "measured" and item["hours_on"] == pytest.approx(2)
+        assert item["kwh"] == pytest.approx(2 * 68.0 / 1000, abs=1e-6)
+    finally:
+        db.dispose()
