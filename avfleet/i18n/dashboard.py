@@ -91,8 +91,8 @@ _PAGES: dict[str, tuple[str, str]] = {
     "device.forecast": ("Byte beräknas", "Replacement forecast"),
     "device.daily": ("Påslagen per dag (30 dagar)", "On per day (30 days)"),
     "device.controls": ("Styrning", "Controls"),
-    "device.energy": ("Energi, de senaste {days} dygnen till och med i går", "Energy, the last {days} days up to "
-                      "yesterday"),
+    "device.energy": ("Energi, de senaste {days} dygnen (i dag hittills)", "Energy, the last {days} days (today "
+                      "so far)"),
     "device.history": ("Historik", "History"),
     "device.history_more": ("De senaste {shown} av {total} förändringarna", "The latest {shown} of {total} changes"),
     "device.replayed": ("(eftersänd)", "(replayed)"),

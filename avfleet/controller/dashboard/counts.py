@@ -1,4 +1,4 @@
-"""Counts per place for the overview and the drill-down: one GROUP BY over the devices, one over tickets.
+"""Counts per place for the overview and the drill-down: devices counted per agent, then per place; tickets.
 
 A row's figures: devices; on (on, warming or cooling, and answering); standby; fault (a component at
 warning or error); unreachable (not answering: unreachable, auth_failed or error); open tickets (open
@@ -73,13 +73,22 @@ def place_counts(conn: Connection, scope: Scope, level: str, school_hours: str, 
         return sa.func.sum(sa.case((condition, 1), else_=0))
 
     online = d.availability == "online"
+    # Devices are counted per agent first and those counts (one row per agent, 5,000 for 50,000
+    # devices) summed per place: joining every device to its agent and grouping by place names cost
+    # about twice as much on PostgreSQL. Below the county the agents of the place are named inside,
+    # so only their devices are read.
+    per_agent = (sa.select(d.agent_id, sa.func.count().label("devices"),
+                           count_if(online & d.power.in_(LIT)).label("on"),
+                           count_if(online & (d.power == "standby")).label("standby"),
+                           count_if(d.active_faults != "").label("fault"),
+                           count_if(d.availability.in_(NOT_ANSWERING)).label("unreachable"))
+                 .group_by(d.agent_id))
+    if municipality is not None or school is not None or not scope.county_wide:
+        per_agent = per_agent.where(d.agent_id.in_(sa.select(a.agent_id).where(*where)))
+    p = per_agent.subquery()
     rows = conn.execute(
-        sa.select(*group_cols, sa.func.count().label("devices"),
-                  count_if(online & d.power.in_(LIT)).label("on"),
-                  count_if(online & (d.power == "standby")).label("standby"),
-                  count_if(d.active_faults != "").label("fault"),
-                  count_if(d.availability.in_(NOT_ANSWERING)).label("unreachable"))
-        .select_from(DEVICES.join(AGENTS, d.agent_id == a.agent_id)).where(*where).group_by(*group_cols))
+        sa.select(*group_cols, *(sa.func.sum(p.c[name]).label(name) for name in FIELDS[:5]))
+        .select_from(p.join(AGENTS, p.c.agent_id == a.agent_id)).where(*where).group_by(*group_cols))
     out: dict[tuple, PlaceCounts] = {}
     school_days = SchoolDays(conn)
     in_hours: dict[tuple, bool] = {}
@@ -87,17 +96,18 @@ def place_counts(conn: Connection, scope: Scope, level: str, school_hours: str, 
         values = tuple(r)[:len(group_cols)]
         key = values[:depth]
         item = out.setdefault(key, PlaceCounts(name=key[-1] or "", place=dict(zip(LEVELS, key, strict=False))))
-        item.devices += r.devices
-        item.on += r.on or 0
-        item.standby += r.standby or 0
-        item.fault += r.fault or 0
-        item.unreachable += r.unreachable or 0
-        if r.on:
+        lit = int(r.on or 0)  # a SUM: Decimal on PostgreSQL
+        item.devices += int(r.devices)
+        item.on += lit
+        item.standby += int(r.standby or 0)
+        item.fault += int(r.fault or 0)
+        item.unreachable += int(r.unreachable or 0)
+        if lit:
             school_key = values[:2]
             if school_key not in in_hours:
                 in_hours[school_key] = school_hours_now(school_days, school_hours, *school_key, now)
             if not in_hours[school_key]:
-                item.left_on += r.on
+                item.left_on += lit
     ticket_cols = [t.municipality, t.school, t.room][:depth]
     tw = [*scope.clauses(t.municipality), t.state.in_(ACTIVE_STATES)]
     if municipality is not None:

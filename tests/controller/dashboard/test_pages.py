@@ -21,6 +21,7 @@ from avfleet.controller.dashboard import counts
 from avfleet.controller.db import create_db_engine
 from avfleet.controller.ingest.writer import BatchWriter
 from avfleet.controller.migrate import upgrade
+from avfleet.i18n import STOCKHOLM
 from tests.controller.auth.support import (
     HABO_AGENT,
     JKPG_AGENT,
@@ -164,6 +165,8 @@ def test_device_page_shows_status_life_history_tickets_energy_and_controls_to_a_
     chart = re.search(r'data-testid="energy-chart" data-series="([^"]+)"', html).group(1)
     series = json.loads(chart.replace("&#34;", '"').replace("&quot;", '"'))
     assert len(series["days"]) == 30 and len(series["kwh"]) == 30
+    # Today is the chart's last day, with the figures of this device's history so far.
+    assert series["days"][-1] == datetime.now(STOCKHOLM).date().isoformat() and series["kwh"][-1] is not None
     for control in ("control-power-off", "control-power-on", "control-input", "control-mute"):
         assert f'data-testid="{control}"' in html
     assert '<dialog data-testid="confirm"' in html
