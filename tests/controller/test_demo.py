@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -130,7 +131,18 @@ def run_demo(tmp_path: Path, *extra: str) -> None:
         user, password = lines["login"].split(" ", 1)
         token = httpx.post(f"{base}/api/v1/auth/login", json={"username": user, "password": password}).json()
         assert token["token"] == lines["api token"]
-        assert httpx.get(f"{base}/", timeout=10).status_code == 200
+        assert httpx.get(f"{base}/", timeout=10).status_code == 303  # to the login page
+        with httpx.Client(base_url=base, timeout=30) as browser:
+            assert browser.post("/api/v1/auth/login", json={"username": user, "password": password}).is_success
+            overview = browser.get("/")
+            assert overview.status_code == 200
+            assert overview.text.count('data-testid="municipality-row"') == len(MUNICIPALITIES)
+        # The register the demo imported, and a report of it.
+        units = httpx.get(f"{base}/api/v1/inventory?limit=1", headers=auth, timeout=10).json()
+        assert units["total"] >= len(items)
+        report = httpx.get(f"{base}/api/v1/reports/inventory", headers=auth, timeout=120,
+                           params={"municipality": "Jönköping", "year": date.today().year, "format": "pdf"})
+        assert report.status_code == 200 and report.content.startswith(b"%PDF")
 
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(60) == 0, (tmp_path / "demo.log").read_text()[-3000:]
