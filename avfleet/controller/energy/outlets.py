@@ -42,12 +42,17 @@ def note_outlet_readings(conn: Connection) -> int:
         sa.select(r_.agent_id, r_.device_id, r_.observed_at, r_.power_w).where(r_.id.in_(newest)))}
     d = DEVICES.c
     rows = []
+    fed_now: set[tuple[str, str]] = set()
+    newest_pdu: dict[str, tuple[datetime, str]] = {}
     for pdu in conn.execute(sa.select(d.agent_id, d.device_id, d.availability, d.observed_at, d.status)
                             .where(d.kind == "pdu", d.observed_at.is_not(None))):
+        if pdu.agent_id not in newest_pdu or newest_pdu[pdu.agent_id][0] < pdu.observed_at:
+            newest_pdu[pdu.agent_id] = (pdu.observed_at, pdu.device_id)
         for outlet in (pdu.status or {}).get("outlets") or []:
             fed = outlet.get("feeds")
             if not fed:
                 continue
+            fed_now.add((pdu.agent_id, fed))
             watts = outlet.get("power_w") if pdu.availability == "online" else None
             before = last.get((pdu.agent_id, fed))
             if before is None and watts is None:
@@ -57,6 +62,13 @@ def note_outlet_readings(conn: Connection) -> int:
             rows.append({"agent_id": pdu.agent_id, "device_id": fed, "pdu_id": pdu.device_id,
                          "outlet": int(outlet.get("index") or 0), "observed_at": pdu.observed_at,
                          "power_w": None if watts is None else float(watts)})
+    # A device no PDU names any more (its `feeds` changed): its last watts must not hold for ever.
+    for (agent_id, fed), before in last.items():
+        pdu_seen = newest_pdu.get(agent_id)
+        if (agent_id, fed) not in fed_now and before.power_w is not None and pdu_seen is not None \
+                and pdu_seen[0] > before.observed_at:
+            rows.append({"agent_id": agent_id, "device_id": fed, "pdu_id": pdu_seen[1], "outlet": 0,
+                         "observed_at": pdu_seen[0], "power_w": None})
     if rows:
         conn.execute(READINGS.insert(), rows)
     return len(rows)
