@@ -27,6 +27,7 @@ from sqlalchemy import Connection
 from avfleet.controller.energy.compute import Figures, Reading, compute
 from avfleet.controller.energy.models import AgentOutage
 from avfleet.controller.energy.rollup import (
+    FEW_DEVICES,
     HISTORY,
     BulkSchoolDays,
     DeviceInfo,
@@ -108,8 +109,11 @@ class TodayFigures:
         """Carry `kept` forward to `now`; False when it must be computed afresh (the past changed)."""
         h = HISTORY.c
         wanted = {d.pk for d in kept.devices}
+        since = [h.id > kept.last_id]
+        if len(wanted) <= FEW_DEVICES:  # one device's chart reads its own new rows, not everyone's
+            since.append(h.device_pk.in_(sorted(wanted)))
         rows = conn.execute(sa.select(h.id, h.device_pk, sa.type_coerce(h.observed_at, sa.DateTime).label("at"),
-                                      h.availability, h.power, h.power_w).where(h.id > kept.last_id)
+                                      h.availability, h.power, h.power_w).where(*since)
                             .order_by(h.id)).all()
         new: dict[int, list[Reading]] = defaultdict(list)
         for pk, ahead in kept.ahead.items():

@@ -153,3 +153,22 @@ def test_the_outages_job_notes_lost_and_stopped_agents_and_the_answer_has_the_ga
                                local(day + timedelta(1), 12))
     assert item["coverage"] == pytest.approx(21 / 24, abs=1e-4)
     assert item["kwh"] == pytest.approx(21 * BENQ_STANDBY_W / 1000, abs=1e-3)
+
+
+def test_a_few_devices_history_is_asked_for_by_their_keys_with_the_same_readings(engine: Engine, monkeypatch) -> None:
+    """load_history names up to FEW_DEVICES devices in its queries (one device's chart reads its own
+    rows); above that it reads every device's and keeps the wanted ones: the same readings either way."""
+    from avfleet.controller.energy import rollup
+
+    pks = build_county(engine, DAYS)
+    start, end = local(DAYS[2], 0), local(DAYS[-1], 12)
+    one = pks["jkpg-ek-a1-pj1"]
+    with engine.connect() as conn:
+        named = rollup.load_history(conn, sorted(pks.values()), start, end)
+        alone = rollup.load_history(conn, [one], start, end)
+        monkeypatch.setattr(rollup, "FEW_DEVICES", 0)
+        unnamed = rollup.load_history(conn, sorted(pks.values()), start, end)
+        alone_unnamed = rollup.load_history(conn, [one], start, end)
+    assert len(named) == 4 and named == unnamed
+    assert alone == alone_unnamed == {one: named[one]}
+    assert named[one][0].observed_at < start <= named[one][1].observed_at  # the state before the window first
