@@ -77,9 +77,9 @@ def identity_settings(model: ProjectorModel, profile: Profile, index: int) -> di
 def projector_settings(index: int, room: Room, n: int, model: ProjectorModel, profile: Profile) -> dict[str, Any]:
     """Identity, state and faults of projector `index` (the `n`-th in `room`), deterministic.
 
-    A few units carry trouble for the dashboard and tickets: lamp and filter warnings (only where
-    there is a lamp or a filter), a fan error, a dead lamp, one that accepts TCP but never answers
-    (unreachable) and one whose password the agent gets wrong (auth_failed).
+    A few units carry trouble for the dashboard and tickets: lamps near their rated life, lamp and
+    filter warnings (only where there is a lamp or a filter), a fan error, a dead lamp, one that
+    accepts TCP but never answers (unreachable) and one whose password the agent gets wrong (auth_failed).
     """
     settings = identity_settings(model, profile, index)
     has_lamp, has_filter = settings["lamp_count"] > 0, settings["has_filter"]
@@ -92,6 +92,8 @@ def projector_settings(index: int, room: Room, n: int, model: ProjectorModel, pr
     life = profile.lamp.rated_hours if profile.lamp else 5000
     if has_lamp:
         settings["lamp_hours"] = (300 + 997 * index) % life
+        if index % 10 == 3:  # a few lamps near the end of their life: tickets and the report's forecast
+            settings["lamp_hours"] = life - 60 - 7 * (index % 20)
     if has_filter:
         settings["filter_hours"] = (50 + 331 * index) % (profile.filter.rated_hours if profile.filter else 10000)
     faults: dict[str, Any] = {}
