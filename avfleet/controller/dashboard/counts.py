@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from avfleet.controller.auth.principal import Scope
 from avfleet.controller.calendars.service import SchoolDays
+from avfleet.controller.energy.rollup import BulkSchoolDays
 from avfleet.controller.energy.school_days import LOCAL, parse_school_hours
 from avfleet.controller.fleet.models import Agent, Device
 from avfleet.controller.tickets.models import ACTIVE_STATES, Ticket
@@ -47,13 +48,15 @@ class PlaceCounts:
         return [(name, getattr(self, name)) for name in FIELDS]
 
 
+def within_hours(hours_text: str, now: datetime) -> bool:
+    start, end = parse_school_hours(hours_text)
+    return start <= now.astimezone(LOCAL).time() < end
+
+
 def school_hours_now(school_days: SchoolDays, hours_text: str, municipality: str | None, school: str | None,
                      now: datetime) -> bool:
-    local = now.astimezone(LOCAL)
-    start, end = parse_school_hours(hours_text)
-    if not start <= local.time() < end:
-        return False
-    return school_days.is_school_day(municipality, school, local.date())
+    return within_hours(hours_text, now) and school_days.is_school_day(municipality, school,
+                                                                        now.astimezone(LOCAL).date())
 
 
 def place_counts(conn: Connection, scope: Scope, level: str, school_hours: str, now: datetime,
@@ -90,7 +93,10 @@ def place_counts(conn: Connection, scope: Scope, level: str, school_hours: str, 
         sa.select(*group_cols, *(sa.func.sum(p.c[name]).label(name) for name in FIELDS[:5]))
         .select_from(p.join(AGENTS, p.c.agent_id == a.agent_id)).where(*where).group_by(*group_cols))
     out: dict[tuple, PlaceCounts] = {}
-    school_days = SchoolDays(conn)
+    # Every place's calendar in one query, and only when it is school hours at all: one query per school
+    # (SchoolDays) cost ~0.5 s for the county's 260 schools on PostgreSQL.
+    school_days: SchoolDays | None = None
+    hours_now = within_hours(school_hours, now)
     in_hours: dict[tuple, bool] = {}
     for r in rows:
         values = tuple(r)[:len(group_cols)]
@@ -105,7 +111,9 @@ def place_counts(conn: Connection, scope: Scope, level: str, school_hours: str, 
         if lit:
             school_key = values[:2]
             if school_key not in in_hours:
-                in_hours[school_key] = school_hours_now(school_days, school_hours, *school_key, now)
+                if hours_now and school_days is None:
+                    school_days = BulkSchoolDays(conn)
+                in_hours[school_key] = hours_now and school_hours_now(school_days, school_hours, *school_key, now)
             if not in_hours[school_key]:
                 item.left_on += lit
     ticket_cols = [t.municipality, t.school, t.room][:depth]
