@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,10 +57,56 @@ def _sqlite_begin(conn: sa.Connection) -> None:
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[sa.Connection]:
     """A transaction that will write: on SQLite it holds the write lock from its first statement."""
-    with engine.connect() as conn:
+    with _turnstile(engine), engine.connect() as conn:
         conn.execution_options(**{WRITE_OPTION: True})
         with conn.begin():
             yield conn
+
+
+class _Turnstile:
+    """An flock on a file beside a SQLite database, taken around every `write_transaction`.
+
+    SQLite's busy handler polls (sleeping up to 100 ms between tries), so a process that commits
+    back to back, as the ingest writer does during a 5,000-command fan-out, could starve the jobs'
+    and the API's writers past their 30 s busy timeout ("database is locked"). A blocked flock is
+    woken when its holder lets go, before the writer's next batch is parsed: the writers take turns.
+    A thread already inside a write_transaction does not wait for itself. The kernel releases the
+    lock of a process that dies. Writers outside write_transaction still meet SQLite's busy timeout.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        if getattr(self._local, "held", False):
+            yield
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._local.held = True
+            try:
+                yield
+            finally:
+                self._local.held = False
+        finally:
+            os.close(fd)  # closing the file releases the flock
+
+
+_TURNSTILES: dict[str, _Turnstile] = {}
+_TURNSTILES_LOCK = threading.Lock()
+
+
+def _turnstile(engine: Engine) -> Any:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return nullcontext()
+    path = str(Path(database).resolve()) + "-writers.lock"
+    with _TURNSTILES_LOCK:
+        turnstile = _TURNSTILES.get(path) or _TURNSTILES.setdefault(path, _Turnstile(path))
+    return turnstile.held()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -37,6 +37,11 @@ def run_due(engine: Engine, publisher: Publisher | None, settings: ControllerSet
 
 
 def advance(engine: Engine, publisher: Publisher | None, settings: ControllerSettings, now: datetime) -> int:
+    # Every second: a read first, so a tick with nothing new (no run, or no result since the last
+    # tick) does not queue for SQLite's write lock behind the ingest writer.
+    with engine.connect() as conn:
+        if not service.runs_to_advance(conn):
+            return 0
     outbox: service.Outbox = []
     with write_transaction(engine) as conn:
         closed = service.advance_runs(conn, outbox, settings, now)

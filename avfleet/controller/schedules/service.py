@@ -245,6 +245,16 @@ def _command_states(conn: Connection, ids: list[str]) -> dict[str, Any]:
     return found
 
 
+def runs_to_advance(conn: Connection) -> bool:
+    """Whether `advance_runs` has anything to do: a running run with a command result to file, or
+    none pending (to close). Only reads, so the job asks this before it takes a write lock."""
+    for run in conn.execute(sa.select(RUNS.c.results).where(RUNS.c.state == "running")).all():
+        pending = [r["command_id"] for r in run.results or [] if r.get("result") == "pending"]
+        if not pending or _command_states(conn, pending):
+            return True
+    return False
+
+
 def advance_runs(conn: Connection, outbox: Outbox, settings: ControllerSettings,
                  now: datetime | None = None) -> int:
     """File command results on running runs, retry busy devices once, close complete runs. How many closed."""
