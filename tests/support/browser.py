@@ -1,6 +1,7 @@
 """Debian's Chromium driven by Playwright, for the dashboard's browser tests and the render benchmark.
 
-One browser per session (starting Chromium costs a second or two of a shared 2-core machine), a fresh
+One browser per test module (starting Chromium costs a second or two of a shared 2-core machine; a
+session-wide one kept Playwright's event loop running under every later asyncio test), a fresh
 context and page per test (its own cookies, so logins never leak between tests), and screenshots kept
 as artifacts: in `$AVFLEET_ARTIFACTS/screenshots/` when that is set (CI uploads the folder), else in
 `test-artifacts/screenshots/` at the repository root (gitignored), for a person to look at.

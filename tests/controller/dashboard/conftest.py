@@ -114,7 +114,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         broker.kill()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API runs, its event loop counts as running in the
+# main thread, and every later pytest-asyncio test of the session failed ("Runner.run() cannot be called
+# from a running event loop").
+@pytest.fixture(scope="module")
 def browser_session() -> Iterator[BrowserSession]:
     session = BrowserSession()
     from playwright.sync_api import expect
