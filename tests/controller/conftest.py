@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -51,8 +52,9 @@ def drop_pg_database(url: str) -> None:
     admin.dispose()
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
+@contextmanager
+def migrated_pg_database() -> Iterator[str]:
+    """A migrated database of its own on the machine's PostgreSQL (127.0.0.1:5432), dropped afterwards."""
     if not pg_available():
         missing("PostgreSQL is not reachable on 127.0.0.1:5432 (user postgres)")
     url = create_pg_database()
@@ -63,6 +65,12 @@ def pg_url() -> Iterator[str]:
         yield url
     finally:
         drop_pg_database(url)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    with migrated_pg_database() as url:
+        yield url
 
 
 def _truncate(engine: Engine) -> None:

@@ -15,16 +15,12 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from avfleet.controller.db import create_db_engine
-from avfleet.controller.migrate import upgrade
-from tests.controller.conftest import API_TOKEN, create_pg_database, drop_pg_database, pg_available
+from tests.controller.conftest import API_TOKEN, migrated_pg_database
 from tests.controller.processes import ControllerProcess
 from tests.support.components import free_port, missing
 
@@ -90,19 +86,7 @@ class PrivatePostgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-@contextmanager
-def scenario_database() -> Iterator[str]:
-    """A migrated database of its own on the session's PostgreSQL (127.0.0.1:5432), dropped afterwards."""
-    if not pg_available():
-        missing("PostgreSQL is not reachable on 127.0.0.1:5432 (user postgres)")
-    url = create_pg_database()
-    engine = create_db_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    try:
-        yield url
-    finally:
-        drop_pg_database(url)
+scenario_database = migrated_pg_database  # a migrated database of its own, dropped afterwards
 
 
 def controller_config(path: Path, *, database_url: str, broker_url: str, client_id: str, **extra: Any) -> Path:

@@ -24,7 +24,7 @@ from avfleet.controller.reports.render_values import (
     NUMERIC_KINDS,
     OutColumn,
     assumption_texts,
-    co2e_text,
+    cover_lines,
     generated_line,
     label,
     note_text,
@@ -33,7 +33,7 @@ from avfleet.controller.reports.render_values import (
     report_title,
     show,
 )
-from avfleet.i18n import local_time, text
+from avfleet.i18n import text
 
 PDF_ROWS = 40  # rows of one table in the PDF; the XLSX has them all
 _MAX_TEXT = 160  # characters of one text cell in the PDF
@@ -90,17 +90,7 @@ def _cover(pdf: _Pdf, doc: ReportDocument, lang: str) -> None:
     pdf.set_font(_FONT, "", 14)
     pdf.multi_cell(0, 7, f"{place(doc, lang)} – {doc.year}", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
-    lines = [
-        (text("layout.cover.place", lang), place(doc, lang)),
-        (text("layout.cover.year", lang), str(doc.year)),
-        (text("layout.cover.compared", lang), str(doc.previous_year)),
-        (text("layout.cover.generated", lang), local_time(doc.generated_at)),
-    ]
-    co2e = co2e_text(doc, lang)
-    if co2e:
-        lines.append((text("layout.cover.co2e", lang), co2e))
-    if doc.co2e_source:
-        lines.append((text("layout.cover.co2e_source", lang), doc.co2e_source))
+    lines = [(name, str(value)) for name, value in cover_lines(doc, lang)]
     pdf.set_font(_FONT, "B", 9)
     key_width = max(pdf.get_string_width(name) for name, _ in lines) + 4
     for name, value in lines:

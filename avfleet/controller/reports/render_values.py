@@ -54,6 +54,22 @@ def assumption_texts(doc: ReportDocument, lang: str) -> list[str]:
     return [text(key, lang, **{k: _plain(v, lang) for k, v in values.items()}) for key, values in doc.assumptions]
 
 
+def cover_lines(doc: ReportDocument, lang: str) -> list[tuple[str, Value]]:
+    """(label, value) of the cover: place, year, compared year, generated at, CO2e factor and source."""
+    lines: list[tuple[str, Value]] = [
+        (text("layout.cover.place", lang), place(doc, lang)),
+        (text("layout.cover.year", lang), doc.year),
+        (text("layout.cover.compared", lang), doc.previous_year),
+        (text("layout.cover.generated", lang), local_time(doc.generated_at)),
+    ]
+    co2e = co2e_text(doc, lang)
+    if co2e:
+        lines.append((text("layout.cover.co2e", lang), co2e))
+    if doc.co2e_source:
+        lines.append((text("layout.cover.co2e_source", lang), doc.co2e_source))
+    return lines
+
+
 def co2e_text(doc: ReportDocument, lang: str) -> str | None:
     if doc.co2e_g_per_kwh is None:
         return None

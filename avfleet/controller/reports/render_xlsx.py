@@ -27,7 +27,7 @@ from avfleet.controller.reports.render_values import (
     NUMERIC_KINDS,
     OutColumn,
     assumption_texts,
-    co2e_text,
+    cover_lines,
     label,
     note_text,
     out_columns,
@@ -35,7 +35,7 @@ from avfleet.controller.reports.render_values import (
     report_title,
     show,
 )
-from avfleet.i18n import STOCKHOLM, local_time, text
+from avfleet.i18n import STOCKHOLM, text
 
 _MAX_WIDTH = 60
 _MIN_WIDTH = 6
@@ -125,17 +125,7 @@ class _SheetNames:
 
 def _cover(sheet: Worksheet, doc: ReportDocument, lang: str, formats: _Formats) -> None:
     sheet.write_string(0, 0, report_title(doc, lang), formats.title)
-    lines: list[tuple[str, Value]] = [
-        (text("layout.cover.place", lang), place(doc, lang)),
-        (text("layout.cover.year", lang), doc.year),
-        (text("layout.cover.compared", lang), doc.previous_year),
-        (text("layout.cover.generated", lang), local_time(doc.generated_at)),
-    ]
-    co2e = co2e_text(doc, lang)
-    if co2e:
-        lines.append((text("layout.cover.co2e", lang), co2e))
-    if doc.co2e_source:
-        lines.append((text("layout.cover.co2e_source", lang), doc.co2e_source))
+    lines = cover_lines(doc, lang)
     row = 2
     for name, value in lines:
         sheet.write_string(row, 0, name, formats.bold)
