@@ -8,9 +8,11 @@ applies: the school's own rows when it has any, else its municipality's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,20 +25,10 @@ DAYS = CalendarDay.__table__
 
 
 class Holidays:
-    """Swedish public and de facto holidays, computed per year on first use (one object per caller)."""
+    """Swedish public and de facto holidays of a year (computed once per process and year)."""
 
-    def __init__(self) -> None:
-        self._years: dict[int, dict[date, str]] = {}
-
-    def year(self, year: int) -> dict[date, str]:
-        if year not in self._years:
-            import holidays
-            from holidays.constants import DE_FACTO, PUBLIC
-
-            found = holidays.country_holidays("SE", years=year, categories=(PUBLIC, DE_FACTO), language="sv",
-                                              include_sundays=False)
-            self._years[year] = {d: str(name) for d, name in found.items()}
-        return self._years[year]
+    def year(self, year: int) -> Mapping[date, str]:
+        return holiday_names(year)
 
     def name(self, day: date) -> str | None:
         return self.year(day.year).get(day)
@@ -89,6 +81,19 @@ class SchoolDays:
 
     def is_school_day(self, municipality: str | None, school: str | None, day: date) -> bool:
         return self.why_not(municipality, school, day) is None
+
+
+@lru_cache(maxsize=64)
+def holiday_names(year: int) -> Mapping[date, str]:
+    """A year's Swedish public and de facto holidays by their Swedish names. They never change, and
+    each request's school-day questions built them afresh; the package's country table (0.2 s to load)
+    is loaded here, on first use."""
+    import holidays
+    from holidays.constants import DE_FACTO, PUBLIC
+
+    found = holidays.country_holidays("SE", years=year, categories=(PUBLIC, DE_FACTO), language="sv",
+                                      include_sundays=False)
+    return MappingProxyType({d: str(name) for d, name in found.items()})
 
 
 def _rows(conn: Connection, municipality: str, school: str | None) -> list[tuple[date, date, str, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
@@ -94,17 +94,18 @@ def load_history(conn: Connection, pks: list[int], start: datetime, end: datetim
     keys = sa.select(DEVICES.c.id)
     if named is not None:
         keys = keys.where(DEVICES.c.id.in_(named))
-    # The last transition before `start` of every device: one index seek each on (device_pk, observed_at).
-    before = (sa.select(h.id).where(h.device_pk == DEVICES.c.id, h.observed_at < start)
-              .order_by(h.observed_at.desc(), h.id.desc()).limit(1).scalar_subquery())
-    previous = [r.prev for r in conn.execute(keys.add_columns(before.label("prev"))) if
-                r.prev is not None and r.id in wanted]
+    # The last transition before `start` of every device: one index seek each on (device_pk, observed_at),
+    # in the database (a list of 5,000 ids sent back as bound parameters cost a third of a second).
+    b = HISTORY.alias("before").c
+    before = (sa.select(b.id).where(b.device_pk == DEVICES.c.id, b.observed_at < start)
+              .order_by(b.observed_at.desc(), b.id.desc()).limit(1).correlate(DEVICES).scalar_subquery())
+    previous = sa.select(before).select_from(DEVICES)
+    if named is not None:
+        previous = previous.where(DEVICES.c.id.in_(named))
     # Plain DateTime (naive UTC) read back: the aware-datetime decorator costs more than the arithmetic.
     columns = (h.device_pk, sa.type_coerce(h.observed_at, sa.DateTime).label("observed_at"), h.availability,
                h.power, h.power_w)
-    rows: list[Iterable] = []
-    for chunk in _chunks(previous, 5000):
-        rows.append(conn.execute(sa.select(*columns).where(h.id.in_(chunk))))
+    rows: list[Iterable] = [conn.execute(sa.select(*columns).where(h.id.in_(previous)))]
     # Inside the window: `device_pk IN (devices)` makes SQLite seek (device_pk, observed_at) per device;
     # a plain join scanned the whole index (5.6 s against 0.3 s on a year of 5,000 devices).
     rows.append(conn.execute(
@@ -121,11 +122,6 @@ def load_history(conn: Connection, pks: list[int], start: datetime, end: datetim
     for pk, watts in load_outlet_watts(conn, wanted, start, end).items():
         out[pk] = with_outlet_watts(out.get(pk, []), watts)
     return out
-
-
-def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
 
 
 class BulkSchoolDays(SchoolDays):
@@ -177,13 +173,27 @@ def day_figures(devices: list[DeviceInfo], history: dict[int, list[Reading]], da
     window = school_window(day, hours)
     out = {}
     school_day: dict[tuple[str | None, str | None], bool] = {}
+    # A device whose state held all day (nights, weekends, breaks, a quiet morning) has the figures of
+    # any other in the same state with the same watts, school day and gaps: computed once per kind.
+    held: dict[tuple, Figures] = {}
     for dev in devices:
         place = (dev.municipality, dev.school)
         if place not in school_day:
             school_day[place] = is_school_day(dev.municipality, dev.school, day, calendar)
-        out[dev.pk] = compute(_within(history.get(dev.pk, []), start, end), start, end, watts=dev.watts,
-                              school=window if school_day[place] else None, cutoff=dev.cutoff,
-                              outages=outages.get(dev.agent_id, ()) if outages else ())
+        readings = _within(history.get(dev.pk, []), start, end)
+        gaps = outages.get(dev.agent_id, ()) if outages else ()
+        school = window if school_day[place] else None
+        if len(readings) > 1 or (readings and readings[0].observed_at > start):
+            out[dev.pk] = compute(readings, start, end, watts=dev.watts, school=school, cutoff=dev.cutoff,
+                                  outages=gaps)
+            continue
+        state = (readings[0].availability, readings[0].power, readings[0].power_w) if readings else None
+        kind = (state, dev.watts, school is not None, dev.cutoff, tuple(gaps))
+        figures = held.get(kind)
+        if figures is None:
+            figures = held[kind] = compute(readings, start, end, watts=dev.watts, school=school,
+                                           cutoff=dev.cutoff, outages=gaps)
+        out[dev.pk] = replace(figures)  # each device its own object: callers may add to it
     return out
 
 
@@ -286,10 +296,12 @@ def first_history_day(conn: Connection) -> date | None:
     from avfleet.controller.energy.school_days import LOCAL
 
     h = HISTORY.c
-    # One seek per device on (device_pk, observed_at): MIN over the whole table would scan it.
-    per_device = (sa.select(sa.func.min(h.observed_at)).where(h.device_pk == DEVICES.c.id)
-                  .scalar_subquery())
-    firsts = [v for v in conn.execute(sa.select(per_device)).scalars() if v is not None]
+    # One seek per device on (device_pk, observed_at): MIN over the whole table would scan it. The
+    # outer query names devices in its FROM, else the subquery is not correlated and becomes that scan
+    # over a join (1–3 s on a year of 5,000 devices instead of 0.03 s).
+    per_device = (sa.select(h.observed_at).where(h.device_pk == DEVICES.c.id).order_by(h.observed_at)
+                  .limit(1).correlate(DEVICES).scalar_subquery())
+    firsts = [v for v in conn.execute(sa.select(per_device).select_from(DEVICES)).scalars() if v is not None]
     if not firsts:
         return None
     first = min(v if v.tzinfo is not None else v.replace(tzinfo=UTC) for v in firsts)

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import holidays
+from avfleet.controller.calendars.service import holiday_names
 
 if TYPE_CHECKING:
     from avfleet.controller.calendars.service import SchoolDays
@@ -20,15 +20,18 @@ if TYPE_CHECKING:
 LOCAL = ZoneInfo("Europe/Stockholm")
 
 
-@lru_cache(maxsize=64)  # a pure function of the year: the holiday list never changes within a process
 def swedish_holidays(year: int) -> frozenset[date]:
     """Swedish public holidays and de facto holidays (midsommarafton, julafton, nyårsafton) of a year.
 
-    Sundays are not listed as holidays for this purpose (the `holidays` package lists only the named
-    days when categories are given); a Sunday is no school day anyway, being a weekend day.
+    Sundays are not listed as holidays for this purpose; a Sunday is no school day anyway, being a
+    weekend day. The list is the calendars domain's (one place asks the `holidays` package).
     """
-    found = holidays.country_holidays("SE", years=year, categories=(holidays.PUBLIC, holidays.DE_FACTO))
-    return frozenset(found.keys())
+    return _holiday_days(year)
+
+
+@lru_cache(maxsize=64)
+def _holiday_days(year: int) -> frozenset[date]:
+    return frozenset(holiday_names(year))
 
 
 def is_school_day(municipality: str | None, school: str | None, day: date,

@@ -220,14 +220,17 @@ class EnergyService:
                 found.add(per_device[dev.pk])
 
     def _devices(self, conn: Connection, query: EnergyQuery) -> list[DeviceInfo]:
-        """The devices in scope with their watts, kept DEVICES_TTL_S: looking 5,000 up costs more than
-        today's arithmetic, and placements and profiles change seldom (the history is read every time)."""
+        """The devices in scope with their watts, looked up again after DEVICES_TTL_S: 5,000 cost more
+        than today's arithmetic, and placements and profiles change seldom (the history is read every
+        time). An unchanged list is handed out as the same object, which keeps today's figures."""
         key = tuple(getattr(query, name) for name in ITEM_PLACE)
         cached = self._device_cache.get(key)
         if cached is not None and monotonic() - cached[0] < DEVICES_TTL_S:
             return cached[1]
         devices = load_devices(conn, self.resolver, municipality=query.municipality, school=query.school,
                                room=query.room, agent_id=query.agent_id, device_id=query.device_id)
+        if cached is not None and cached[1] == devices:
+            devices = cached[1]  # the same list object: today's kept figures stay valid (energy/today.py)
         if len(self._device_cache) > 256:
             self._device_cache.clear()
         self._device_cache[key] = (monotonic(), devices)

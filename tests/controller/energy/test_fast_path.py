@@ -172,3 +172,91 @@ def test_a_few_devices_history_is_asked_for_by_their_keys_with_the_same_readings
     assert len(named) == 4 and named == unnamed
     assert alone == alone_unnamed == {one: named[one]}
     assert named[one][0].observed_at < start <= named[one][1].observed_at  # the state before the window first
+
+
+def test_todays_figures_count_a_row_committed_late_with_a_lower_id_and_survive_a_device_reload(
+        engine: Engine, monkeypatch) -> None:
+    from avfleet.controller.energy import service as service_module
+    from avfleet.controller.energy import today as today_module
+    from avfleet.controller.fleet.models import DeviceTransition
+
+    build_county(engine, DAYS)
+    fresh_calls = []
+    original = today_module.TodayFigures._fresh
+    monkeypatch.setattr(today_module.TodayFigures, "_fresh",
+                        lambda self, *a, **k: fresh_calls.append(1) or original(self, *a, **k))
+    monkeypatch.setattr(service_module, "DEVICES_TTL_S", 0.0)  # the device list looked up on every query
+    service = EnergyService(load_settings(demo=True), WattsResolver())
+    today = DAYS[-1]
+    q = EnergyQuery("county", today, today, "day")
+    history = DeviceTransition.__table__
+    with engine.connect() as conn:
+        pk = conn.execute(sa.text("SELECT id FROM devices WHERE device_id = 'habo-furu-a1-pj1'")).scalar_one()
+        top = conn.execute(sa.select(sa.func.max(history.c.id))).scalar_one()
+        service.items(conn, q, NOW)
+
+    def row(row_id: int, hh: int, mm: int, power: str) -> dict:
+        at = local(today, hh, mm)
+        return {"id": row_id, "device_pk": pk, "agent_id": "habo-furu-a1", "device_id": "habo-furu-a1-pj1",
+                "seq": row_id, "replayed": False, "observed_at": at, "received_at": at, "availability": "online",
+                "power": power, "power_w": None, "active_faults": ""}
+
+    # Two ingest transactions: the one holding the lower id commits after the higher one was read.
+    with engine.begin() as conn:
+        conn.execute(history.insert(), [row(top + 10, 12, 30, "on")])
+    later = NOW + timedelta(hours=1)
+    with engine.connect() as conn:
+        service.items(conn, q, later)
+    with engine.begin() as conn:
+        conn.execute(history.insert(), [row(top + 5, 13, 15, "standby")])
+    even_later = later + timedelta(hours=1)
+    with engine.connect() as conn:
+        [item] = service.items(conn, q, even_later)
+    same(item, detailed(engine, today, today, even_later))
+    assert len(fresh_calls) == 1, "an unchanged device list looked up again computed today afresh"
+    # A device moved to another room: its list is a new one, and today is computed afresh.
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE agents SET room = 'A2' WHERE agent_id = 'habo-furu-a1'"))
+    with engine.connect() as conn:
+        service.items(conn, q, even_later + timedelta(minutes=1))
+    assert len(fresh_calls) == 2
+
+
+def test_devices_that_held_their_state_all_day_get_the_figures_compute_gives_each() -> None:
+    from avfleet.controller.energy.compute import compute
+    from avfleet.controller.energy.school_days import local_day_bounds, school_window
+
+    day = date(2026, 11, 14)  # a Saturday: most projectors held their state all day
+    start, end = local_day_bounds(day)
+    rated, other = Watts(on=300, standby=0.5, networked_standby=2.0), Watts(on=250, standby=0.4)
+    devices, history = [], {}
+    for pk, (watts, readings) in enumerate([
+            (rated, [Reading(start - timedelta(days=1), "online", "standby")]),
+            (rated, [Reading(start - timedelta(days=2), "online", "standby")]),  # the same kind, older
+            (rated, [Reading(start - timedelta(hours=3), "online", "on")]),  # left on since Friday
+            (other, [Reading(start - timedelta(days=1), "online", "standby")]),
+            (rated, [Reading(start - timedelta(days=1), "online", "standby", 1.5)]),  # measured
+            (rated, [Reading(start, "online", "on")]),  # a transition exactly at midnight
+            (rated, [Reading(start - timedelta(days=1), "online", "standby"),
+                     Reading(local(day, 19), "online", "on")]),  # switched on in the evening
+            (rated, []),  # nothing known
+            (rated, [Reading(start - timedelta(days=1), "unreachable", "unknown")])], start=1):
+        agent = "lost-agent" if pk == 2 else f"agent-{pk}"
+        devices.append(DeviceInfo(pk, agent, f"pj{pk}", "Habo", "Furuskolan", "A1", watts, None))
+        history[pk] = readings
+    outages = {"lost-agent": [(local(day, 9), local(day, 12))]}
+    hours = parse_school_hours("07:00-17:00")
+    figures = day_figures(devices, history, day, end + timedelta(days=1), hours, None, outages)
+    for dev in devices:
+        expected = compute(history[dev.pk], start, end, watts=dev.watts, school=None,
+                           outages=outages.get(dev.agent_id, ()))
+        assert figures[dev.pk] == expected, dev.device_id
+    assert figures[1] is not figures[2]  # one object per device: adding to one leaves the other
+    # On a school day the school hours split the held state too.
+    monday = date(2026, 11, 16)
+    m_start, m_end = local_day_bounds(monday)
+    held = {1: [Reading(m_start - timedelta(hours=1), "online", "on")],
+            2: [Reading(m_start - timedelta(hours=5), "online", "on")]}
+    school_day = day_figures(devices[:2], held, monday, m_end, hours, None, {})
+    assert school_day[1] == compute(held[1], m_start, m_end, watts=rated, school=school_window(monday, hours))
+    assert school_day[1].kwh_school_hours > 0 and school_day[2] == school_day[1]
