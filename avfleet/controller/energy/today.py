@@ -11,6 +11,7 @@ SETTLE_S ago and skips the rows it has already counted. It starts over when:
 - a stored row lies before `until` (an outbox replay, a clock-skewed agent): the past changed;
 - an agent outage opened or closed (agent_outages changed): the gaps changed;
 - the device list changed (the service looks it up again every 60 s: placements, watts, lost agents);
+- PDU outlet readings were noted and the figures are older than OUTLETS_LAG_S;
 - the day changed, or the figures are older than REFRESH_S (a bound on anything missed all the same:
   a row committed late across the moment the figures were computed afresh).
 """
@@ -27,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from avfleet.controller.energy.compute import Figures, Reading, compute
-from avfleet.controller.energy.models import AgentOutage
+from avfleet.controller.energy.models import AgentOutage, OutletReading
 from avfleet.controller.energy.rollup import (
     FEW_DEVICES,
     HISTORY,
@@ -41,9 +42,13 @@ from avfleet.controller.energy.rollup import (
 from avfleet.controller.energy.school_days import is_school_day, local_day_bounds, school_window
 
 OUTAGES = AgentOutage.__table__
+OUTLET_READINGS = OutletReading.__table__
 REFRESH_S = 600.0
 # Longer than any ingest transaction holds an id before it commits.
 SETTLE_S = 60.0
+# PDU outlet readings (energy/outlets.py) are not carried forward: new ones count at the next full
+# computation, at most this long after the last one.
+OUTLETS_LAG_S = 60.0
 
 
 @dataclass
@@ -62,6 +67,7 @@ class _Kept:
     ahead: dict[int, list[Reading]] = field(default_factory=dict)  # rows stamped at or after `until`
     counted: set[int] = field(default_factory=set)  # ids above settled_id already in the figures
     reads: list[tuple[float, int]] = field(default_factory=list)  # (monotonic, highest id read) per pass
+    outlets_mark: int | None = None  # the newest energy_outlet_readings id when computed
 
 
 class TodayFigures:
@@ -84,10 +90,14 @@ class TodayFigures:
                  day: date, now: datetime) -> dict[int, Figures]:
         kept = self._kept.get(key)
         mark = _outages_mark(conn)
+        outlets = _outlets_mark(conn)
+        age = monotonic() - kept.made if kept is not None else 0.0
         if (kept is not None and kept.day == day and kept.source is source and kept.outages_mark == mark
-                and monotonic() - kept.made < REFRESH_S and now >= kept.until and self._advance(conn, kept, now)):
+                and age < REFRESH_S and (kept.outlets_mark == outlets or age < OUTLETS_LAG_S)
+                and now >= kept.until and self._advance(conn, kept, now)):
             return kept.figures
         kept = self._fresh(conn, source, devices, day, now, mark)
+        kept.outlets_mark = outlets
         if len(self._kept) > 64:
             self._kept.clear()
         self._kept[key] = kept
@@ -178,6 +188,10 @@ def _settle(kept: _Kept, ids: list[int]) -> None:
         _, read = kept.reads.pop(0)
         kept.settled_id = max(kept.settled_id, read)
     kept.counted = {i for i in kept.counted if i > kept.settled_id}
+
+
+def _outlets_mark(conn: Connection) -> int | None:
+    return conn.execute(sa.select(sa.func.max(OUTLET_READINGS.c.id))).scalar()
 
 
 def _outages_mark(conn: Connection) -> tuple:

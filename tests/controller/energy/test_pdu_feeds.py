@@ -169,3 +169,25 @@ async def test_a_real_pdu_recording_polled_over_snmp_measures_the_fed_projector(
         assert item["kwh"] == pytest.approx(2 * 68.0 / 1000, abs=1e-6)
     finally:
         db.dispose()
+
+
+def test_todays_kept_figures_take_new_outlet_readings_within_the_lag(engine: Engine, monkeypatch) -> None:
+    from avfleet.controller.energy import today as today_module
+
+    pdu = build(engine)
+    report(engine, pdu, local(DAY - timedelta(days=1), 23), PDU_STANDBY_W)
+    service = EnergyService(load_settings(demo=True), WattsResolver())
+    query = EnergyQuery("device", DAY, DAY, "day", agent_id=AGENT, device_id="pj1")
+
+    def today(svc: EnergyService, now: datetime) -> dict:
+        with engine.connect() as conn:
+            [item] = svc.items(conn, query, now)
+        return item
+
+    today(service, local(DAY, 9))  # kept: 08-09 on, measured at the standby outlet reading
+    report(engine, pdu, local(DAY, 8), PDU_ON_W)  # noted a moment later, stamped 08:00
+    monkeypatch.setattr(today_module, "OUTLETS_LAG_S", 0.0)
+    later = local(DAY, 9, 30)
+    kept = today(service, later)
+    assert kept["kwh"] == pytest.approx(today(EnergyService(load_settings(demo=True), WattsResolver()), later)["kwh"])
+    assert kept["kwh"] == pytest.approx((8 * PDU_STANDBY_W + 1.5 * PDU_ON_W) / 1000, abs=1e-6)
