@@ -6,6 +6,9 @@ SYSTEM_PYTHON ?= /usr/bin/python3
 VENV ?= .venv
 SNMPSIM_VENV ?= .venv-snmpsim
 PYTEST_ARGS ?=
+# Two test processes, each test file whole in one of them (its module fixtures start once): most tests
+# wait on brokers, agents and browsers, so two share the 2-core machine well (docs/testing.md).
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 .PHONY: demo test lint install snmpsim clean debian-packages
 
@@ -35,7 +38,7 @@ demo: $(VENV)/.installed
 test: debian-packages
 	$(MAKE) --no-print-directory $(VENV)/.installed $(SNMPSIM_VENV)/.installed
 	$(VENV)/bin/ruff check avfleet tests benchmarks
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check avfleet tests benchmarks
