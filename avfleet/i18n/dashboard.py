@@ -168,10 +168,32 @@ _PAGES: dict[str, tuple[str, str]] = {
     "admin.agent": ("Agent", "Agent"),
     "admin.agents_count": ("agenter", "agents"),
     "admin.version": ("Version", "Version"),
-    "admin.cli_users": ("Användare läggs till, stängs av och låses upp med avfleet users eller API:t.",
-                        "Users are added, disabled and unlocked with avfleet users or the API."),
-    "admin.cli_tokens": ("Nycklar skapas och återkallas med avfleet tokens eller API:t; en nyckel visas bara en gång.",
-                         "Tokens are created and revoked with avfleet tokens or the API; a token is shown once."),
+    "admin.cli_users": ("Användare läggs till, stängs av och låses upp här, med avfleet users eller API:t.",
+                        "Users are added, disabled and unlocked here, with avfleet users or the API."),
+    "admin.cli_tokens": ("Nycklar skapas och återkallas här, med avfleet tokens eller API:t; en nyckel visas bara "
+                         "en gång.", "Tokens are created and revoked here, with avfleet tokens or the API; a token is "
+                         "shown once."),
+    "admin.actions": ("Åtgärder", "Actions"),
+    "admin.disable": ("Stäng av", "Disable"),
+    "admin.enable": ("Aktivera", "Enable"),
+    "admin.unlock": ("Lås upp", "Unlock"),
+    "admin.revoke": ("Återkalla", "Revoke"),
+    "admin.confirm_disable": ("Stäng av {user}? Inloggningar och nycklar slutar gälla.",
+                              "Disable {user}? Their sessions and tokens stop working."),
+    "admin.confirm_enable": ("Aktivera {user} igen?", "Enable {user} again?"),
+    "admin.confirm_unlock": ("Lås upp {user}?", "Unlock {user}?"),
+    "admin.confirm_revoke": ("Återkalla nyckel {id} ({label})? Skript som använder den slutar fungera.",
+                             "Revoke token {id} ({label})? Scripts that use it stop working."),
+    "admin.add_user": ("Lägg till användare", "Add a user"),
+    "admin.password": ("Lösenord (minst 12 tecken)", "Password (at least 12 characters)"),
+    "admin.municipalities_hint": ("Kommuner, kommaseparerade (tomt: hela länet, bara för tekniker och "
+                                  "administratörer)", "Municipalities, comma separated (empty: the whole county, "
+                                  "technicians and administrators only)"),
+    "admin.add": ("Lägg till", "Add"),
+    "admin.added": ("{user} har lagts till.", "{user} was added."),
+    "admin.create_token": ("Skapa nyckel", "Create a token"),
+    "admin.create": ("Skapa", "Create"),
+    "admin.token_once": ("Den nya nyckeln, visas bara nu: kopiera den.", "The new token, shown only now: copy it."),
 }
 
 DASHBOARD: dict[str, dict[str, str]] = {

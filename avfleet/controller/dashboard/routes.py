@@ -260,7 +260,8 @@ def build_router() -> APIRouter:
             return _missing(request, who)
         with ctx.engine.connect() as conn:
             tokens = auth_service.list_tokens(conn)
-        return render(request, "admin_tokens.html", who, tokens=tokens)
+            users = [u["name"] for u in auth_service.list_users(conn) if not u["disabled"]]
+        return render(request, "admin_tokens.html", who, tokens=tokens, users=users)
 
     @router.get("/admin/agents", response_class=HTMLResponse)
     def admin_agents(request: Request, page: int = Page(), ctx: ApiContext = Depends(get_context),

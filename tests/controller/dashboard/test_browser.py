@@ -205,3 +205,50 @@ def test_keyboard_reaches_nav_and_controls_with_visible_focus(stack: Stack, new_
             screenshot(page, "keyboard-focus-control", full_page=False)
             break
     assert seen_nav and seen_control, (seen_nav, seen_control)
+
+
+def test_admin_adds_a_viewer_makes_and_revokes_its_token_and_disables_it(stack: Stack, new_page: Any) -> None:
+    import httpx
+
+    page = new_page()
+    login(page, stack, "admin", then="/admin/users")
+    page.fill("[data-testid=add-user-name]", "lisa")
+    page.select_option("[data-testid=add-user-role]", "viewer")
+    page.fill("[data-testid=add-user-municipalities]", JKPG["municipality"])
+    page.fill("[data-testid=add-user-password]", "ett långt lösenord")
+    page.click("[data-testid=add-user-submit]")
+    row = page.locator("[data-testid=user-row][data-user=lisa]")
+    expect(row.locator("[data-testid=user-state]")).to_have_text("Aktiv")  # after the page reloaded
+    expect(row).to_contain_text(JKPG["municipality"])
+    screenshot(page, "admin-user-added")
+
+    page.goto("/admin/tokens")
+    page.select_option("[data-testid=create-token-user]", "lisa")
+    page.fill("[data-testid=create-token-label]", "lisas skript")
+    page.click("[data-testid=create-token-submit]")
+    shown = page.locator("[data-testid=new-token]")
+    expect(shown).not_to_be_empty()
+    screenshot(page, "admin-token-created")
+    token = shown.inner_text().strip()
+    me = httpx.get(f"{stack.base_url}api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json()["role"] == "viewer"
+    assert me.json()["municipalities"] == [JKPG["municipality"]]
+    page.reload()
+    assert token not in page.content()  # shown once: the list has its prefix only
+    made = page.locator("[data-testid=token-row]", has_text="lisas skript")
+    made.locator("[data-testid=token-revoke]").click()
+    expect(page.locator("[data-testid=confirm]")).to_be_visible()
+    page.click("[data-testid=confirm-yes]")
+    expect(made.locator("[data-testid=token-revoked]")).not_to_be_empty()
+    expect(made.locator("[data-testid=token-revoke]")).to_have_count(0)
+    assert httpx.get(f"{stack.base_url}api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+    page.goto("/admin/users")
+    row = page.locator("[data-testid=user-row][data-user=lisa]")
+    row.locator("[data-testid=user-disable]").click()
+    page.click("[data-testid=confirm-yes]")
+    expect(row.locator("[data-testid=user-state]")).to_have_text("Avstängd")
+    expect(row.locator("[data-testid=user-enable]")).to_be_visible()
+    screenshot(page, "admin-user-disabled")
+    audit = stack.api.get("/audit", params={"actor": "admin"}).json()["items"]
+    assert {"user.add", "token.create", "token.revoke", "user.disable"} <= {entry["action"] for entry in audit}

@@ -274,4 +274,52 @@
       }
     }));
   });
+
+  // --- admin pages: user and token actions, add a user, create a token ------------------------
+  const adminResult = document.getElementById("admin-result");
+  function adminFailed(e) {
+    if (adminResult) adminResult.textContent = body.dataset.msgFailed.replace("{detail}", e.message);
+  }
+  document.querySelectorAll("button[data-api-path]").forEach((button) => {
+    button.addEventListener("click", () => confirmThen(button, button.dataset.confirm, async () => {
+      button.disabled = true;
+      try {
+        await call(button.dataset.apiMethod, button.dataset.apiPath);
+        window.location.reload();
+      } catch (e) {
+        button.disabled = false;
+        adminFailed(e);
+      }
+    }));
+  });
+  const addUser = document.getElementById("add-user");
+  if (addUser) {
+    addUser.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const f = new FormData(addUser);
+      const municipalities = String(f.get("municipalities") || "").split(",").map((m) => m.trim()).filter(Boolean);
+      try {
+        const user = await call("POST", "/api/v1/users", { name: String(f.get("name")).trim(), role: f.get("role"),
+          municipalities, password: f.get("password") });
+        addUser.reset();
+        adminResult.textContent = addUser.dataset.msgAdded.replace("{user}", user.name);
+        window.setTimeout(() => window.location.reload(), 800);
+      } catch (e) { adminFailed(e); }
+    });
+  }
+  const createToken = document.getElementById("create-token");
+  if (createToken) {
+    createToken.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const f = new FormData(createToken);
+      try {
+        // Shown once and never again: the page is not reloaded, the list shows it next time.
+        const made = await call("POST", "/api/v1/tokens", { user: f.get("user"), label: String(f.get("label") || "") });
+        document.querySelector('[data-testid="new-token"]').textContent = made.token;
+        document.getElementById("new-token").hidden = false;
+        adminResult.textContent = "";
+        createToken.reset();
+      } catch (e) { adminFailed(e); }
+    });
+  }
 }());
