@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -187,14 +187,24 @@ def day_figures(devices: list[DeviceInfo], history: dict[int, list[Reading]], da
             out[dev.pk] = compute(readings, start, end, watts=dev.watts, school=school, cutoff=dev.cutoff,
                                   outages=gaps)
             continue
-        state = (readings[0].availability, readings[0].power, readings[0].power_w) if readings else None
-        kind = (state, dev.watts, school is not None, dev.cutoff, tuple(gaps))
-        figures = held.get(kind)
-        if figures is None:
-            figures = held[kind] = compute(readings, start, end, watts=dev.watts, school=school,
-                                           cutoff=dev.cutoff, outages=gaps)
+        figures = held_figures(held, readings[0] if readings else None, start, end, dev, school, gaps)
         out[dev.pk] = replace(figures)  # each device its own object: callers may add to it
     return out
+
+
+def held_figures(held: dict[tuple, Figures], reading: Reading | None, start: datetime, end: datetime,
+                 dev: DeviceInfo, school: tuple[datetime, datetime] | None,
+                 gaps: Sequence[tuple[datetime, datetime]]) -> Figures:
+    """The figures of [start, end) for a device whose state `reading` (None: nothing known) held
+    throughout, computed once per kind in `held`: the same state, watts, school day and gaps give
+    the same figures, whichever device it is. The result is shared: add it, do not change it."""
+    state = None if reading is None else (reading.availability, reading.power, reading.power_w)
+    kind = (state, dev.watts, school is not None, dev.cutoff, tuple(gaps))
+    found = held.get(kind)
+    if found is None:
+        found = held[kind] = compute([reading] if reading is not None else [], start, end, watts=dev.watts,
+                                     school=school, cutoff=dev.cutoff, outages=gaps)
+    return found
 
 
 def _within(readings: list[Reading], start: datetime, end: datetime) -> list[Reading]:

@@ -20,17 +20,13 @@ if TYPE_CHECKING:
 LOCAL = ZoneInfo("Europe/Stockholm")
 
 
+@lru_cache(maxsize=64)  # a pure function of the year
 def swedish_holidays(year: int) -> frozenset[date]:
     """Swedish public holidays and de facto holidays (midsommarafton, julafton, nyårsafton) of a year.
 
     Sundays are not listed as holidays for this purpose; a Sunday is no school day anyway, being a
     weekend day. The list is the calendars domain's (one place asks the `holidays` package).
     """
-    return _holiday_days(year)
-
-
-@lru_cache(maxsize=64)
-def _holiday_days(year: int) -> frozenset[date]:
     return frozenset(holiday_names(year))
 
 

@@ -36,6 +36,7 @@ from avfleet.controller.energy.rollup import (
     DeviceInfo,
     Outages,
     day_figures,
+    held_figures,
     load_history,
     load_outages,
 )
@@ -158,12 +159,7 @@ class TodayFigures:
                 series = ([before] if before is not None else []) + readings
                 delta = compute(series, start, end, watts=dev.watts, school=school, cutoff=dev.cutoff, outages=gaps)
             else:
-                state = None if before is None else (before.availability, before.power, before.power_w)
-                kind = (state, dev.watts, school is not None, dev.cutoff, tuple(gaps))
-                delta = held.get(kind)
-                if delta is None:
-                    delta = held[kind] = compute([before] if before is not None else [], start, end,
-                                                 watts=dev.watts, school=school, cutoff=dev.cutoff, outages=gaps)
+                delta = held_figures(held, before, start, end, dev, school, gaps)
             total = figures[dev.pk] = Figures()  # new objects: an answer already handed out never changes
             total.add(kept.figures[dev.pk])
             total.add(delta)
